@@ -1,0 +1,1 @@
+def lambda_handler(event, context): return {}
