@@ -1,1 +1,40 @@
-def lambda_handler(event, context): return {}
+"""POST /auth/signup and GET /users/me."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from books_api import http
+from books_api.accounts import Accounts
+from books_api.config import AccountSettings
+from books_api.models import Credentials
+from books_api.observability import logger, metrics, tracer
+
+accounts = Accounts.from_settings(AccountSettings.from_env())
+app = http.resolver()
+
+
+@app.post("/auth/signup")
+def signup(credentials: Annotated[Credentials, Body()]) -> Response[dict]:
+    user, pair = accounts.signup(credentials.username, credentials.password)
+    metrics.add_metric(name="Signups", unit=MetricUnit.Count, value=1)
+    logger.info("User signed up", extra={"user_id": user.id})
+    return http.json_response(201, {"user": user.public(), **pair}, http.NO_STORE)
+
+
+@app.get("/users/me")
+def me() -> Response[dict]:
+    caller = http.caller(app)
+    user = accounts.profile(subject=caller.subject, username=caller.username)
+    return http.json_response(200, user.public())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,86 @@
+"""Environment variables read once into typed, validated settings (a bad value fails the cold start)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from books_api.errors import ConfigError
+
+
+def _str(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, *, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be an integer") from None
+    if not low <= value <= high:
+        raise ConfigError(f"environment variable {name} must be between {low} and {high}")
+    return value
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    issuer: str
+    audience: str
+    access_ttl_seconds: int
+    signing_secret_arn: str
+    secret_max_age_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> TokenSettings:
+        return cls(
+            issuer=_str(env, "TOKEN_ISSUER"),
+            audience=_str(env, "TOKEN_AUDIENCE"),
+            access_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", default=900, low=60, high=3600),
+            signing_secret_arn=_str(env, "SIGNING_SECRET_ARN"),
+            secret_max_age_seconds=_int(env, "SECRET_MAX_AGE_SECONDS", default=300, low=0, high=3600),
+        )
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    users_table: str
+    tokens_table: str
+    refresh_ttl_seconds: int
+    bcrypt_cost: int
+    tokens: TokenSettings
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> AccountSettings:
+        return cls(
+            users_table=_str(env, "USERS_TABLE"),
+            tokens_table=_str(env, "TOKENS_TABLE"),
+            refresh_ttl_seconds=86400 * _int(env, "REFRESH_TOKEN_TTL_DAYS", default=30, low=1, high=365),
+            bcrypt_cost=_int(env, "BCRYPT_COST", default=12, low=4, high=31),
+            tokens=TokenSettings.from_env(env),
+        )
+
+
+@dataclass(frozen=True)
+class BooksSettings:
+    books_table: str
+    page_token_secret_arn: str
+    secret_max_age_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> BooksSettings:
+        return cls(
+            books_table=_str(env, "BOOKS_TABLE"),
+            page_token_secret_arn=_str(env, "PAGE_TOKEN_SECRET_ARN"),
+            secret_max_age_seconds=_int(env, "SECRET_MAX_AGE_SECONDS", default=300, low=0, high=3600),
+        )
+
+
+def cors_allow_origin(env: Mapping[str, str] = os.environ) -> str:
+    return env.get("CORS_ALLOW_ORIGIN", "").strip() or "*"

@@ -1,0 +1,178 @@
+"""The one adapter between API Gateway REST events and the domain: routing, CORS, validation,
+the mapping of errors to JSON responses, and the caller named by the authorizer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+    ResponseValidationError,
+)
+
+from books_api.config import cors_allow_origin
+from books_api.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from books_api.observability import logger
+
+MAX_BODY_BYTES = 16 * 1024
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def json_response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=headers or {},
+    )
+
+
+def _error_response(error: ApiError) -> Response:
+    body: dict[str, Any] = {"message": error.message}
+    if error.errors:
+        body["errors"] = error.errors
+    return json_response(error.status, body, {**NO_STORE, **error.headers})
+
+
+def _check_body(event: Any) -> None:
+    """413 past MAX_BODY_BYTES; 415 for a body that is not declared application/json."""
+    body = event.body
+    if not body:
+        return
+    size = len(body) * 3 // 4 if event.is_base64_encoded else len(body.encode("utf-8"))
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Request body must be at most {MAX_BODY_BYTES} bytes")
+    media_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType()
+
+
+class _BodyGuardedValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, after the size and content-type checks.
+
+    Powertools runs request validation before any user middleware, and it would parse a form
+    or a multi-megabyte body before a middleware could refuse it; so the checks run here.
+    """
+
+    def handler(self, app: Any, next_middleware: Any) -> Response:
+        _check_body(app.current_event)
+        return super().handler(app, next_middleware)
+
+
+def _field(location: Any) -> str:
+    parts = [str(part) for part in location[1:]] if len(location) > 1 else [str(part) for part in location]
+    return ".".join(parts) or "body"
+
+
+def _validation_error(error: RequestValidationError) -> BadRequest:
+    details = error.errors()
+    if any(detail.get("type") == "json_invalid" for detail in details):
+        return BadRequest("Request body is not valid JSON")
+    if any(
+        tuple(detail.get("loc", ())) == ("body",) and detail.get("type") == "missing" for detail in details
+    ):
+        return BadRequest("Request body is required")
+    # Never echo ``input``: it may hold a password.
+    errors = [
+        {"field": _field(detail.get("loc", ())), "message": str(detail.get("msg", "is invalid"))}
+        for detail in details
+    ]
+    return BadRequest("Invalid request", errors=errors)
+
+
+def resolver() -> APIGatewayRestResolver:
+    cors = CORSConfig(
+        allow_origin=cors_allow_origin(), allow_headers=["Authorization", "Content-Type"], max_age=600
+    )
+    # A response that breaks its route's declared type is our bug: a 500, never a client's 400.
+    app = APIGatewayRestResolver(cors=cors, enable_validation=True, response_validation_error_http_code=500)
+    app._request_validation_middleware = _BodyGuardedValidation()
+
+    @app.exception_handler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        return _error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response:
+        return _error_response(_validation_error(error))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported(error: RequestUnsupportedContentType) -> Response:
+        return _error_response(UnsupportedMediaType())
+
+    @app.not_found
+    def not_found(error: NotFoundError) -> Response:
+        return json_response(404, {"message": "Not found"})
+
+    @app.exception_handler([ResponseValidationError, Exception])
+    def unexpected(error: Exception) -> Response:
+        logger.exception("Unhandled error")
+        return json_response(500, {"message": "Internal server error"}, NO_STORE)
+
+    return app
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the authorizer says is calling: ``sub``, ``username`` and ``roles`` from its context."""
+
+    subject: str
+    username: str
+    roles: frozenset[str]
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+def caller(app: APIGatewayRestResolver) -> Caller:
+    """The authorized caller, or a 401 when the request carries no authorizer context (fail closed)."""
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    subject, username, roles = context.get("principalId"), context.get("username"), context.get("roles")
+    if not all(isinstance(value, str) and value for value in (subject, username)) or not isinstance(
+        roles, str
+    ):
+        raise Unauthorized()
+    return Caller(subject=subject, username=username, roles=frozenset(filter(None, roles.split(","))))
+
+
+def require_role(app: APIGatewayRestResolver, role: str) -> Caller:
+    """The caller, if it has ``role`` (checked again here though the authorizer's policy did)."""
+    who = caller(app)
+    if not who.has_role(role):
+        raise Forbidden(f"This action needs the {role} role")
+    return who
+
+
+def basic_credentials(app: APIGatewayRestResolver) -> tuple[str, str] | None:
+    """``(username, password)`` from an ``Authorization: Basic`` header (RFC 7617), if there is one."""
+    header = app.current_event.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise BadRequest("Authorization must use the Basic scheme on this route")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise BadRequest("Malformed Basic credentials") from None
+    username, colon, password = decoded.partition(":")
+    if not colon:
+        raise BadRequest("Malformed Basic credentials")
+    return username, password

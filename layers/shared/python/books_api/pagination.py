@@ -1,0 +1,105 @@
+"""Opaque, tamper-evident ``next_token`` values: a DynamoDB start key, signed with HMAC-SHA256.
+
+A token is ``<payload>.<mac>`` (both base64url). Anything that does not verify, or does not
+decode to exactly the key shape the books index uses, is a 400: a client can only hand back
+what the server gave it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+from books_api import aws
+from books_api.errors import BadRequest, ServiceUnavailable
+
+MAX_TOKEN_LENGTH = 512
+_LABEL = b"books-api/next-token/v1"
+_CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z#([0-9a-f-]{36})")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def invalid() -> BadRequest:
+    return BadRequest(
+        "Invalid next_token", errors=[{"field": "next_token", "message": "is not a token this API issued"}]
+    )
+
+
+class _SecretDerivedKey:
+    """An HMAC key derived from a Secrets Manager secret read through Powertools' cache."""
+
+    def __init__(self, secret_arn: str, *, max_age: int) -> None:
+        self.secret_arn = secret_arn
+        self.max_age = max_age
+        self._provider: SecretsProvider | None = None
+
+    def __call__(self) -> bytes:
+        if self._provider is None:
+            self._provider = SecretsProvider(boto3_client=aws.client("secretsmanager"))
+        try:
+            value = self._provider.get(self.secret_arn, max_age=self.max_age)
+        except GetParameterError as error:
+            raise ServiceUnavailable(retry_after=aws.RETRY_AFTER_SECONDS) from error
+        secret = value.encode() if isinstance(value, str) else value
+        return hmac.new(secret, _LABEL, hashlib.sha256).digest()
+
+
+class PageTokens:
+    def __init__(self, key: Callable[[], bytes], catalogue: str = "books") -> None:
+        self._key = key
+        self.catalogue = catalogue
+
+    @classmethod
+    def from_secret(cls, secret_arn: str, *, max_age: int) -> PageTokens:
+        return cls(_SecretDerivedKey(secret_arn, max_age=max_age))
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._key(), payload, hashlib.sha256).digest()
+
+    def encode(self, start_key: dict[str, Any]) -> str:
+        payload = json.dumps(
+            {"c": start_key["created_key"]["S"], "i": start_key["id"]["S"]}, separators=(",", ":")
+        ).encode()
+        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+
+    def decode(self, token: str) -> dict[str, Any]:
+        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
+            raise invalid()
+        payload_text, mac_text = token.split(".")
+        try:
+            payload, mac = _unb64(payload_text), _unb64(mac_text)
+        except (binascii.Error, ValueError):
+            raise invalid() from None
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            raise invalid()
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            raise invalid() from None
+        if not isinstance(data, dict) or set(data) != {"c", "i"}:
+            raise invalid()
+        created_key, book_id = data["c"], data["i"]
+        match = _CREATED_KEY.fullmatch(created_key) if isinstance(created_key, str) else None
+        if match is None or match.group(1) != book_id:
+            raise invalid()
+        return {
+            "id": {"S": book_id},
+            "catalogue": {"S": self.catalogue},
+            "created_key": {"S": created_key},
+        }

@@ -1,0 +1,26 @@
+"""Which roles may call which protected route: the one table the authorizer builds policies from.
+
+Paths are API Gateway resource paths with ``*`` for a path parameter, as in an execute-api ARN.
+tests/unit/test_template.py checks that this table and template.yaml's routes are the same set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from books_api.users import ADMIN, READER
+
+PROTECTED_ROUTES: tuple[tuple[str, str, str], ...] = (
+    ("GET", "/users/me", READER),
+    ("POST", "/auth/logout", READER),
+    ("GET", "/books", READER),
+    ("GET", "/books/*", READER),
+    ("POST", "/books", ADMIN),
+    ("PUT", "/books/*", ADMIN),
+    ("DELETE", "/books/*", ADMIN),
+)
+
+
+def allowed_routes(roles: Iterable[str]) -> list[tuple[str, str]]:
+    granted = set(roles)
+    return [(method, path) for method, path, role in PROTECTED_ROUTES if role in granted]

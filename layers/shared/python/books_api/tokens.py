@@ -1,0 +1,142 @@
+"""Access tokens (HS256 JWTs, made and checked by PyJWT) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from books_api.config import TokenSettings
+from books_api.keys import KeyRing, SigningKey
+
+ALGORITHM = "HS256"
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret. RFC 9068: no other kind of JWT is accepted in its place
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti")
+MAX_TOKEN_LENGTH = 4096
+LEEWAY_SECONDS = 5
+_KID = re.compile(r"[A-Za-z0-9_-]{43}")
+_ALLOWED_HEADER = frozenset({"alg", "typ", "kid"})
+
+
+class InvalidToken(Exception):
+    """Why a token was refused: safe to log, never shown to a client, never contains the token."""
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    subject: str
+    username: str
+    roles: tuple[str, ...]
+    session_id: str
+    token_id: str
+    expires_at: int
+
+
+def issue_access_token(
+    key: SigningKey,
+    settings: TokenSettings,
+    *,
+    subject: str,
+    username: str,
+    roles: tuple[str, ...],
+    session_id: str,
+    now: int | None = None,
+) -> str:
+    issued_at = int(time.time()) if now is None else now
+    claims = {
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "sub": subject,
+        "iat": issued_at,
+        "nbf": issued_at,
+        "exp": issued_at + settings.access_ttl_seconds,
+        "jti": uuid.uuid4().hex,
+        "username": username,
+        "roles": list(roles),
+        "sid": session_id,
+    }
+    return jwt.encode(
+        claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYPE}
+    )
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidToken("roles claim is not a list of strings")
+    return tuple(value)
+
+
+def verify_access_token(token: str, keys: KeyRing, settings: TokenSettings) -> AccessClaims:
+    """The verified claims of an access token, or InvalidToken saying why not.
+
+    The algorithm is pinned, the key is chosen only among our own secret versions by ``kid``,
+    every claim in REQUIRED_CLAIMS must be present and valid, and the lifetime may not exceed
+    the configured one. A KeyUnavailable from the key ring propagates: the caller denies.
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("token missing or too long")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise InvalidToken(f"malformed token: {type(error).__name__}") from None
+    if header.get("alg") != ALGORITHM:
+        raise InvalidToken("algorithm not allowed")
+    if header.get("typ") != ACCESS_TOKEN_TYPE:
+        raise InvalidToken("not an access token")
+    if not set(header) <= _ALLOWED_HEADER:
+        raise InvalidToken("unexpected header parameters")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not _KID.fullmatch(kid):
+        raise InvalidToken("missing or malformed kid")
+    key = keys.find(kid)
+    if key is None:
+        raise InvalidToken("unknown kid")
+    try:
+        claims = jwt.decode(
+            token,
+            key.secret,
+            algorithms=[ALGORITHM],
+            audience=settings.audience,
+            issuer=settings.issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+        )
+    except jwt.PyJWTError as error:
+        raise InvalidToken(f"rejected: {type(error).__name__}") from None
+    if claims["exp"] - claims["iat"] > settings.access_ttl_seconds:
+        raise InvalidToken("lifetime longer than allowed")
+    subject, username, session_id, token_id = (claims.get(k) for k in ("sub", "username", "sid", "jti"))
+    if not all(isinstance(value, str) and value for value in (subject, username, session_id, token_id)):
+        raise InvalidToken("sub, username, sid or jti missing or not a string")
+    return AccessClaims(
+        subject=subject,
+        username=username,
+        roles=_string_list(claims.get("roles")),
+        session_id=session_id,
+        token_id=token_id,
+        expires_at=int(claims["exp"]),
+    )
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_digest(token: str) -> str:
+    """What the tokens table stores instead of the token (a 256-bit random token needs no salt)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_pair(access_token: str, refresh_token: str, settings: TokenSettings) -> dict[str, Any]:
+    return {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": settings.access_ttl_seconds,
+        "refresh_token": refresh_token,
+    }

@@ -1,0 +1,117 @@
+"""Users: username rules and the users table."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from books_api import aws
+from books_api.errors import field_error
+
+READER = "reader"
+ADMIN = "admin"
+ROLES = (READER, ADMIN)
+
+_USERNAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{1,30}[a-z0-9])")
+
+
+def normalize_username(raw: str) -> str:
+    """NFKC then case-fold, so "Alice", "ALICE" and its full-width form are one key; then the allowed shape.
+
+    3 to 32 characters: ASCII letters and digits, with ".", "_" or "-" inside. Keeping names
+    ASCII rules out look-alike names from other scripts.
+    """
+    name = unicodedata.normalize("NFKC", raw).casefold().strip()
+    if not _USERNAME.fullmatch(name):
+        raise field_error(
+            "username",
+            "must be 3 to 32 characters: letters, digits, and '.', '_' or '-' between them",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    roles: tuple[str, ...]
+    created_at: str
+    password_hash: str = field(repr=False)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "roles": list(self.roles),
+            "created_at": self.created_at,
+        }
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "username": {"S": self.username},
+            "id": {"S": self.id},
+            "roles": {"L": [{"S": role} for role in self.roles]},
+            "created_at": {"S": self.created_at},
+            "password_hash": {"S": self.password_hash},
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> User:
+        return cls(
+            id=item["id"]["S"],
+            username=item["username"]["S"],
+            roles=tuple(role["S"] for role in item["roles"]["L"]),
+            created_at=item["created_at"]["S"],
+            password_hash=item["password_hash"]["S"],
+        )
+
+
+class UserRepository:
+    """The users table: one item per user, keyed by the normalised username."""
+
+    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
+        self.table = table
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or aws.client("dynamodb")
+
+    def put_new_item(self, user: User) -> dict[str, Any]:
+        """The conditional Put that creates ``user``, for a transaction (see ``sessions``)."""
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": user.to_item(),
+                "ConditionExpression": "attribute_not_exists(username)",
+            }
+        }
+
+    def get(self, username: str) -> User | None:
+        with aws.unavailable_on_failure():
+            response = self.dynamodb.get_item(TableName=self.table, Key={"username": {"S": username}})
+        item = response.get("Item")
+        return User.from_item(item) if item else None
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        with aws.unavailable_on_failure():
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"username": {"S": username}},
+                UpdateExpression="SET password_hash = :h",
+                ConditionExpression="attribute_exists(username)",
+                ExpressionAttributeValues={":h": {"S": password_hash}},
+            )
+
+    def set_roles(self, username: str, roles: tuple[str, ...]) -> None:
+        with aws.unavailable_on_failure():
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"username": {"S": username}},
+                UpdateExpression="SET #r = :r",
+                ConditionExpression="attribute_exists(username)",
+                ExpressionAttributeNames={"#r": "roles"},
+                ExpressionAttributeValues={":r": {"L": [{"S": role} for role in roles]}},
+            )

@@ -1,0 +1,231 @@
+"""Unit-test harness: moto (no network), the template's own tables and secrets, handlers by path."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import socket
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from books_api import aws as books_aws
+from tests.template import ROOT, functions, resources, template
+
+REGION = "us-east-1"
+STACK = "books-api-test"
+TEST_BCRYPT_COST = "4"
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("unit tests must not use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture(autouse=True)
+def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "BooksApiTest")
+    books_aws.client.cache_clear()
+    yield
+    books_aws.client.cache_clear()
+
+
+@dataclass
+class Stack:
+    """The template's resources created in moto: logical id -> physical name or ARN."""
+
+    physical: dict[str, str] = field(default_factory=dict)
+
+    def ref(self, logical_id: str) -> str:
+        return self.physical[logical_id]
+
+    def resolve(self, value: Any) -> Any:
+        """The few intrinsics the template's environments use: Ref and Sub."""
+        if isinstance(value, dict) and "Ref" in value:
+            name = value["Ref"]
+            if name in self.physical:
+                return self.physical[name]
+            if name == "AWS::StackName":
+                return STACK
+            return str(template()["Parameters"][name]["Default"])
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            text = value["Fn::Sub"]
+            for name in ("AWS::StackName", "AWS::Region"):
+                text = text.replace(f"${{{name}}}", STACK if name == "AWS::StackName" else REGION)
+            return text
+        return str(value)
+
+    def environment(self, function: str) -> dict[str, str]:
+        variables = dict(template()["Globals"]["Function"]["Environment"]["Variables"])
+        variables.update(functions()[function]["Properties"].get("Environment", {}).get("Variables", {}))
+        return {name: self.resolve(value) for name, value in variables.items()}
+
+
+def create_stack() -> Stack:
+    stack = Stack()
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for logical_id, res in resources("AWS::DynamoDB::Table").items():
+        props = res["Properties"]
+        name = f"{STACK}-{logical_id}"
+        request = {
+            key: props[key] for key in ("AttributeDefinitions", "KeySchema", "BillingMode") if key in props
+        }
+        if "GlobalSecondaryIndexes" in props:
+            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb.create_table(TableName=name, **request)
+        if "TimeToLiveSpecification" in props:
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
+            )
+        stack.physical[logical_id] = name
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    for logical_id, res in resources("AWS::SecretsManager::Secret").items():
+        length = res["Properties"]["GenerateSecretString"]["PasswordLength"]
+        value = secrets.get_random_password(PasswordLength=length, ExcludePunctuation=True)["RandomPassword"]
+        stack.physical[logical_id] = secrets.create_secret(Name=f"{STACK}-{logical_id}", SecretString=value)[
+            "ARN"
+        ]
+    return stack
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    with mock_aws():
+        yield create_stack()
+
+
+def load_function(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Import functions/<name>/app.py afresh, under its own module name, with ``env`` set."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    path = ROOT / "functions" / name / "app.py"
+    module_name = f"function_{name}_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+LOGICAL_IDS = {
+    "signup": "SignupFunction",
+    "login": "LoginFunction",
+    "books": "BooksFunction",
+    "authorizer": "AuthorizerFunction",
+}
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    resource: str | None = None,
+    body: Any = None,
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    path_parameters: dict[str, str] | None = None,
+    authorizer: dict[str, str] | None = None,
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, shaped like those in events/."""
+    base = json.loads((ROOT / "events" / "health.json").read_text())
+    all_headers = {"Host": "example.execute-api.us-east-1.amazonaws.com"}
+    if body is not None:
+        raw_body = json.dumps(body)
+        all_headers["Content-Type"] = "application/json"
+    all_headers.update(headers or {})
+    if base64_body and raw_body is not None:
+        raw_body = base64.b64encode(raw_body.encode()).decode()
+    context = dict(
+        base["requestContext"], httpMethod=method, path=f"/dev{path}", resourcePath=resource or path
+    )
+    if authorizer is not None:
+        context["authorizer"] = authorizer
+    return dict(
+        base,
+        resource=resource or path,
+        path=path,
+        httpMethod=method,
+        headers=all_headers,
+        multiValueHeaders={key: [value] for key, value in all_headers.items()},
+        queryStringParameters=query,
+        multiValueQueryStringParameters={key: [value] for key, value in query.items()} if query else None,
+        pathParameters=path_parameters,
+        body=raw_body,
+        isBase64Encoded=base64_body,
+        requestContext=context,
+    )
+
+
+@dataclass
+class Functions:
+    """The four handlers loaded against one moto stack, and ways to call them as API Gateway does."""
+
+    stack: Stack
+    monkeypatch: pytest.MonkeyPatch
+    overrides: dict[str, str] = field(default_factory=dict)
+    modules: dict[str, Any] = field(default_factory=dict)
+
+    def module(self, name: str) -> Any:
+        if name not in self.modules:
+            env = self.stack.environment(LOGICAL_IDS[name])
+            env.update({"BCRYPT_COST": TEST_BCRYPT_COST} if "BCRYPT_COST" in env else {})
+            env.update(self.overrides)
+            self.modules[name] = load_function(name, env, self.monkeypatch)
+        return self.modules[name]
+
+    def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
+        return self.module(name).lambda_handler(event, LambdaContext(function_name=name))
+
+    def call(self, name: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
+        response = self.invoke(name, api_event(method, path, **kwargs))
+        body = json.loads(response["body"]) if response.get("body") else None
+        headers = {key.lower(): value for key, value in (response.get("headers") or {}).items()}
+        for key, values in (response.get("multiValueHeaders") or {}).items():
+            headers.setdefault(key.lower(), ",".join(values))
+        return response["statusCode"], body, headers
+
+
+@pytest.fixture
+def lambdas(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Functions:
+    return Functions(stack, monkeypatch)
+
+
+def authorizer_context(user: dict[str, Any], sid: str = "s") -> dict[str, str]:
+    return {
+        "principalId": user["id"],
+        "username": user["username"],
+        "roles": ",".join(user["roles"]),
+        "sid": sid,
+    }
