@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from books_api import aws as books_aws
-from tests.template import ROOT, functions, resources, template
+from local_api.template import ROOT, Stack, create_resources
 
 REGION = "us-east-1"
 STACK = "books-api-test"
@@ -48,62 +48,12 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     books_aws.client.cache_clear()
 
 
-@dataclass
-class Stack:
-    """The template's resources created in moto: logical id -> physical name or ARN."""
-
-    physical: dict[str, str] = field(default_factory=dict)
-
-    def ref(self, logical_id: str) -> str:
-        return self.physical[logical_id]
-
-    def resolve(self, value: Any) -> Any:
-        """The few intrinsics the template's environments use: Ref and Sub."""
-        if isinstance(value, dict) and "Ref" in value:
-            name = value["Ref"]
-            if name in self.physical:
-                return self.physical[name]
-            if name == "AWS::StackName":
-                return STACK
-            return str(template()["Parameters"][name]["Default"])
-        if isinstance(value, dict) and "Fn::Sub" in value:
-            text = value["Fn::Sub"]
-            for name in ("AWS::StackName", "AWS::Region"):
-                text = text.replace(f"${{{name}}}", STACK if name == "AWS::StackName" else REGION)
-            return text
-        return str(value)
-
-    def environment(self, function: str) -> dict[str, str]:
-        variables = dict(template()["Globals"]["Function"]["Environment"]["Variables"])
-        variables.update(functions()[function]["Properties"].get("Environment", {}).get("Variables", {}))
-        return {name: self.resolve(value) for name, value in variables.items()}
-
-
 def create_stack() -> Stack:
-    stack = Stack()
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    for logical_id, res in resources("AWS::DynamoDB::Table").items():
-        props = res["Properties"]
-        name = f"{STACK}-{logical_id}"
-        request = {
-            key: props[key] for key in ("AttributeDefinitions", "KeySchema", "BillingMode") if key in props
-        }
-        if "GlobalSecondaryIndexes" in props:
-            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        dynamodb.create_table(TableName=name, **request)
-        if "TimeToLiveSpecification" in props:
-            dynamodb.update_time_to_live(
-                TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
-            )
-        stack.physical[logical_id] = name
-    secrets = boto3.client("secretsmanager", region_name=REGION)
-    for logical_id, res in resources("AWS::SecretsManager::Secret").items():
-        length = res["Properties"]["GenerateSecretString"]["PasswordLength"]
-        value = secrets.get_random_password(PasswordLength=length, ExcludePunctuation=True)["RandomPassword"]
-        stack.physical[logical_id] = secrets.create_secret(Name=f"{STACK}-{logical_id}", SecretString=value)[
-            "ARN"
-        ]
-    return stack
+    return create_resources(
+        Stack(name=STACK, region=REGION),
+        boto3.client("dynamodb", region_name=REGION),
+        boto3.client("secretsmanager", region_name=REGION),
+    )
 
 
 @pytest.fixture

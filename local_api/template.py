@@ -1,0 +1,165 @@
+"""template.yaml read as data: its functions, routes and environments, with intrinsics resolved.
+
+The local server and the unit tests both build their world from here, so neither can drift from
+the template: tables and secrets are created from its own definitions, and each function gets
+exactly the environment variables the template gives it, with ``!Ref``, ``!Sub`` and ``!GetAtt``
+resolved to the local names.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samcli.yamlhelper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+ACCOUNT_ID = "123456789012"
+
+_SUB_VARIABLE = re.compile(r"\$\{([A-Za-z0-9:._]+)\}")
+
+
+@functools.cache
+def template() -> dict[str, Any]:
+    return yaml_parse(TEMPLATE.read_text())
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template()["Resources"].items() if res["Type"] == kind}
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return resources("AWS::Serverless::Function")
+
+
+def api_events(function: str) -> dict[str, dict[str, Any]]:
+    events = functions()[function]["Properties"].get("Events", {})
+    return {name: event["Properties"] for name, event in events.items() if event["Type"] == "Api"}
+
+
+def routes() -> list[tuple[str, str, str, bool]]:
+    """(METHOD, path, function, protected) for every Api event in the template."""
+    found = []
+    for function in functions():
+        for props in api_events(function).values():
+            protected = props.get("Auth", {}).get("Authorizer") != "NONE"
+            found.append((props["Method"].upper(), props["Path"], function, protected))
+    return found
+
+
+def parameter_defaults() -> dict[str, str]:
+    return {name: str(spec.get("Default", "")) for name, spec in template().get("Parameters", {}).items()}
+
+
+@dataclass
+class Stack:
+    """The template's resources as created somewhere (moto, or a test's mock): logical id -> name/ARN.
+
+    ``resolve`` turns the intrinsics the template uses in function environments into strings, as
+    CloudFormation would for a stack called ``name`` in ``region``.
+    """
+
+    name: str
+    region: str
+    physical: dict[str, str] = field(default_factory=dict)
+    arns: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    def ref(self, logical_id: str) -> str:
+        return self.physical[logical_id]
+
+    def _pseudo(self, name: str) -> str | None:
+        return {
+            "AWS::StackName": self.name,
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }.get(name)
+
+    def _ref(self, name: str) -> str:
+        if name in self.physical:
+            return self.physical[name]
+        pseudo = self._pseudo(name)
+        if pseudo is not None:
+            return pseudo
+        if name in self.parameters:
+            return self.parameters[name]
+        defaults = parameter_defaults()
+        if name in defaults:
+            return defaults[name]
+        raise KeyError(f"template.yaml refers to {name}, which is not created locally")
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        if attribute == "Arn" and logical_id in self.arns:
+            return self.arns[logical_id]
+        raise KeyError(f"!GetAtt {logical_id}.{attribute} has no local value")
+
+    def _sub(self, text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if "." in name and not name.startswith("AWS::"):
+                return self._get_att(*name.split(".", 1))
+            return self._ref(name)
+
+        return _SUB_VARIABLE.sub(replace, text)
+
+    def resolve(self, value: Any) -> str:
+        if isinstance(value, Mapping) and len(value) == 1:
+            ((intrinsic, argument),) = value.items()
+            if intrinsic == "Ref":
+                return self._ref(argument)
+            if intrinsic == "Fn::Sub" and isinstance(argument, str):
+                return self._sub(argument)
+            if intrinsic == "Fn::GetAtt":
+                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                return self._get_att(logical_id, attribute)
+        if isinstance(value, Mapping | list):
+            raise ValueError(f"unsupported value in a function environment: {value!r}")
+        return str(value)
+
+    def environment(self, function: str) -> dict[str, str]:
+        """The environment variables template.yaml gives ``function`` (Globals, then its own)."""
+        variables = dict(
+            template().get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        )
+        variables.update(functions()[function]["Properties"].get("Environment", {}).get("Variables", {}))
+        return {name: self.resolve(value) for name, value in variables.items()}
+
+
+def create_resources(stack: Stack, dynamodb: Any, secretsmanager: Any) -> Stack:
+    """Create the template's tables and secrets through the given clients (moto's), named after ``stack``.
+
+    Tables get the template's own key schema, indexes and TTL; secrets a random value of the
+    template's length, as ``GenerateSecretString`` would.
+    """
+    for logical_id, res in resources("AWS::DynamoDB::Table").items():
+        props = res["Properties"]
+        name = f"{stack.name}-{logical_id}"
+        request = {
+            key: props[key]
+            for key in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
+            if key in props
+        }
+        description = dynamodb.create_table(TableName=name, **request)["TableDescription"]
+        if "TimeToLiveSpecification" in props:
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
+            )
+        stack.physical[logical_id] = name
+        stack.arns[logical_id] = description["TableArn"]
+    for logical_id, res in resources("AWS::SecretsManager::Secret").items():
+        generate = res["Properties"]["GenerateSecretString"]
+        value = secretsmanager.get_random_password(
+            PasswordLength=generate["PasswordLength"],
+            ExcludePunctuation=generate.get("ExcludePunctuation", False),
+        )["RandomPassword"]
+        arn = secretsmanager.create_secret(Name=f"{stack.name}-{logical_id}", SecretString=value)["ARN"]
+        stack.physical[logical_id] = arn
+        stack.arns[logical_id] = arn
+    return stack
