@@ -2,6 +2,8 @@
 
 One policy covers all of them, so API Gateway's authorizer cache (keyed by token) can never
 reuse a policy for a route it should not cover. Every failure, expected or not, is a 401.
+With strict revocation on, it also refuses tokens of a session that was logged out or voided by
+a password change (and the template turns the authorizer cache off, which would hide that).
 """
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
@@ -10,14 +12,16 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from books_api.config import TokenSettings
+from books_api.config import AuthorizerSettings
 from books_api.keys import KeyRing
 from books_api.observability import logger
 from books_api.permissions import allowed_routes
+from books_api.sessions import SessionStore
 from books_api.tokens import InvalidToken, verify_access_token
 
-settings = TokenSettings.from_env()
-keys = KeyRing(settings.signing_secret_arn, max_age=settings.secret_max_age_seconds)
+settings = AuthorizerSettings.from_env()
+keys = KeyRing(settings.tokens.signing_secret_arn, max_age=settings.tokens.secret_max_age_seconds)
+sessions = SessionStore(settings.tokens_table) if settings.tokens_table else None
 
 
 def _bearer(header: str | None) -> str:
@@ -28,7 +32,11 @@ def _bearer(header: str | None) -> str:
 
 
 def _policy(event: APIGatewayAuthorizerTokenEvent) -> dict:
-    claims = verify_access_token(_bearer(event.authorization_token), keys, settings)
+    claims = verify_access_token(_bearer(event.authorization_token), keys, settings.tokens)
+    if sessions is not None and not sessions.session_active(
+        family_id=claims.session_id, user_id=claims.subject
+    ):
+        raise InvalidToken("session revoked")
     arn = event.parsed_arn
     response = APIGatewayAuthorizerResponse(
         principal_id=claims.subject,

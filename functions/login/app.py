@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from books_api import http
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
-from books_api.errors import BadRequest, Unauthorized
-from books_api.models import Credentials
+from books_api.errors import BadRequest, TooManyRequests, Unauthorized
+from books_api.models import Credentials, LogoutRequest, RefreshRequest
 from books_api.observability import logger, metrics, tracer
 
 accounts = Accounts.from_settings(AccountSettings.from_env())
@@ -31,9 +31,37 @@ def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response
         metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
         logger.info("Login failed")
         raise
+    except TooManyRequests:
+        metrics.add_metric(name="LoginsLockedOut", unit=MetricUnit.Count, value=1)
+        logger.info("Login refused: locked out")
+        raise
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     logger.info("Login succeeded")
     return http.json_response(200, pair, http.NO_STORE)
+
+
+@app.post("/auth/refresh")
+def refresh(request: Annotated[RefreshRequest, Body()]) -> Response[dict]:
+    try:
+        pair = accounts.refresh(request.refresh_token)
+    except Unauthorized:
+        metrics.add_metric(name="RefreshFailures", unit=MetricUnit.Count, value=1)
+        logger.info("Refresh refused")
+        raise
+    metrics.add_metric(name="Refreshes", unit=MetricUnit.Count, value=1)
+    return http.json_response(200, pair, http.NO_STORE)
+
+
+@app.post("/auth/logout")
+def logout(request: Annotated[LogoutRequest | None, Body()] = None) -> Response[None]:
+    caller = http.caller(app)
+    accounts.logout(
+        subject=caller.subject,
+        session_id=caller.session_id,
+        refresh_token=request.refresh_token if request else None,
+    )
+    logger.info("Logged out", extra={"user_id": caller.subject})
+    return Response(status_code=204, headers=http.NO_STORE)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -1,4 +1,4 @@
-"""POST /auth/signup and GET /users/me."""
+"""POST /auth/signup, GET /users/me and POST /users/me/password."""
 
 from typing import Annotated
 
@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from books_api import http
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
-from books_api.models import Credentials
+from books_api.models import Credentials, PasswordChange
 from books_api.observability import logger, metrics, tracer
 
 accounts = Accounts.from_settings(AccountSettings.from_env())
@@ -31,6 +31,19 @@ def me() -> Response[dict]:
     caller = http.caller(app)
     user = accounts.profile(subject=caller.subject, username=caller.username)
     return http.json_response(200, user.public())
+
+
+@app.post("/users/me/password")
+def change_password(change: Annotated[PasswordChange, Body()]) -> Response[dict]:
+    caller = http.caller(app)
+    pair = accounts.change_password(
+        subject=caller.subject,
+        username=caller.username,
+        current_password=change.current_password,
+        new_password=change.new_password,
+    )
+    logger.info("Password changed; earlier sessions revoked", extra={"user_id": caller.subject})
+    return http.json_response(200, pair, http.NO_STORE)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

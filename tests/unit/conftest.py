@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from books_api import aws as books_aws
+from local_api import moto_atomic
 from local_api.template import ROOT, Stack, create_resources
 
 REGION = "us-east-1"
@@ -58,6 +59,7 @@ def create_stack() -> Stack:
 
 @pytest.fixture
 def stack() -> Iterator[Stack]:
+    moto_atomic.install()
     with mock_aws():
         yield create_stack()
 
@@ -80,6 +82,7 @@ LOGICAL_IDS = {
     "login": "LoginFunction",
     "books": "BooksFunction",
     "authorizer": "AuthorizerFunction",
+    "rotation": "SigningKeyRotationFunction",
 }
 
 

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
 
 from books_api import aws, passwords
 from books_api.config import AccountSettings
-from books_api.errors import ApiError, Conflict, Unauthorized
+from books_api.errors import ApiError, Conflict, ServiceUnavailable, Unauthorized
 from books_api.keys import KeyRing
-from books_api.sessions import NewSession, SessionStore
+from books_api.lockout import LoginThrottle
+from books_api.observability import logger
+from books_api.sessions import Family, NewSession, SessionStore
 from books_api.tokens import issue_access_token, token_pair
 from books_api.users import READER, User, UserRepository, normalize_username
 
 INVALID_CREDENTIALS = "Invalid username or password"
+INVALID_REFRESH_TOKEN = "Invalid refresh token"  # noqa: S105 - a message, not a secret
+
+
+CONFLICT_RETRIES = 3
+
+
+def _cancellation_code(error: ClientError, index: int) -> str | None:
+    """The reason a cancelled transaction's write number ``index`` failed, if that is why."""
+    if aws.error_code(error) != "TransactionCanceledException":
+        return None
+    reasons = error.response.get("CancellationReasons") or []
+    code = reasons[index].get("Code") if index < len(reasons) else None
+    return code if code not in (None, "None") else None
 
 
 def utc_now() -> str:
@@ -25,12 +42,18 @@ def utc_now() -> str:
 
 class Accounts:
     def __init__(
-        self, settings: AccountSettings, keys: KeyRing, users: UserRepository, sessions: SessionStore
+        self,
+        settings: AccountSettings,
+        keys: KeyRing,
+        users: UserRepository,
+        sessions: SessionStore,
+        throttle: LoginThrottle,
     ) -> None:
         self.settings = settings
         self.keys = keys
         self.users = users
         self.sessions = sessions
+        self.throttle = throttle
 
     @classmethod
     def from_settings(cls, settings: AccountSettings) -> Accounts:
@@ -39,6 +62,7 @@ class Accounts:
             KeyRing(settings.tokens.signing_secret_arn, max_age=settings.tokens.secret_max_age_seconds),
             UserRepository(settings.users_table),
             SessionStore(settings.tokens_table, refresh_ttl_seconds=settings.refresh_ttl_seconds),
+            LoginThrottle(settings.tokens_table, settings.lockout),
         )
 
     def _token_pair(self, user: User, session: NewSession) -> dict[str, Any]:
@@ -81,22 +105,160 @@ class Accounts:
             raise
         return user, pair
 
-    def login(self, username: str, password: str) -> dict[str, Any]:
-        """A token pair for the right password; one 401 for every other case, at the same bcrypt cost."""
+    def _authenticate(self, username: str, password: str) -> User:
+        """The user whose password this is, checked under the lockout; one 401 for every other case.
+
+        One BatchGetItem reads the user and the username's lockout record; then exactly one
+        bcrypt check runs, against a dummy hash at the same cost when there is no such user.
+        """
         try:
             name: str | None = normalize_username(username)
         except ApiError:
             name = None
-        user = self.users.get(name) if name else None
+        now = int(time.time())
+        user: User | None = None
+        record = None
+        if name:
+            items = aws.get_items(
+                self.users.dynamodb,
+                {self.users.table: self.users.key(name), self.throttle.table: self.throttle.key(name)},
+            )
+            user = User.from_item(items[self.users.table]) if items[self.users.table] else None
+            record = items[self.throttle.table]
+            self.throttle.check(record, now=now)
         matches = passwords.verify_password(
             password, user.password_hash if user else passwords.dummy_hash(self.settings.bcrypt_cost)
         )
         if user is None or not matches:
+            if name:
+                self.throttle.record_failure(name, now=now)
             raise Unauthorized(INVALID_CREDENTIALS)
+        if record is not None:
+            self.throttle.clear(user.username)
+        return user
+
+    def login(self, username: str, password: str) -> dict[str, Any]:
+        """A token pair for the right password, in a new session."""
+        user = self._authenticate(username, password)
         session = self.sessions.new_session(user)
         pair = self._token_pair(user, session)
         self.sessions.write(session.writes)
         return pair
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """Spend ``refresh_token`` for a new pair in the same session.
+
+        A spent token presented again (a replay, or the loser of a race) revokes its whole family.
+        """
+        now = int(time.time())
+        record = self.sessions.refresh_record(refresh_token)
+        if record is None or record.expires_at <= now:
+            raise Unauthorized(INVALID_REFRESH_TOKEN)
+        family = self.sessions.family(record.family_id)
+        if family is None:
+            raise Unauthorized(INVALID_REFRESH_TOKEN)
+        if record.spent:
+            self._revoke_on_reuse(family)
+        user = self.users.get(family.username)
+        if (
+            user is None
+            or user.id != family.user_id
+            or not family.active(now=now, generation=user.session_generation)
+        ):
+            raise Unauthorized(INVALID_REFRESH_TOKEN)
+        key = self.keys.current()
+        token, writes = self.sessions.rotation(record, family)
+        try:
+            self._write_contended(writes)
+        except ClientError as error:
+            code = _cancellation_code(error, 0)
+            if code == "ConditionalCheckFailed":
+                self._revoke_on_reuse(family)
+            if code == "TransactionConflict":
+                raise ServiceUnavailable(retry_after=aws.RETRY_AFTER_SECONDS) from error
+            if code is not None or _cancellation_code(error, 2) == "ConditionalCheckFailed":
+                raise Unauthorized(INVALID_REFRESH_TOKEN) from None
+            raise
+        access_token = issue_access_token(
+            key,
+            self.settings.tokens,
+            subject=user.id,
+            username=user.username,
+            roles=user.roles,
+            session_id=family.id,
+        )
+        return token_pair(access_token, token, self.settings.tokens)
+
+    def _write_contended(self, writes: list[dict[str, Any]]) -> None:
+        """Write a transaction, retrying the few times DynamoDB cancels it for a concurrent one."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                self.sessions.write(writes)
+                return
+            except ClientError as error:
+                if _cancellation_code(error, 0) != "TransactionConflict" or attempt == CONFLICT_RETRIES:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+
+    def _revoke_on_reuse(self, family: Family) -> NoReturn:
+        self.sessions.revoke_family(family.id, user_id=family.user_id)
+        logger.warning("Refresh token reused; session revoked", extra={"user_id": family.user_id})
+        raise Unauthorized(INVALID_REFRESH_TOKEN)
+
+    def logout(self, *, subject: str, session_id: str, refresh_token: str | None) -> None:
+        """Revoke the caller's session and, if given, the session of ``refresh_token`` (if theirs)."""
+        self.sessions.revoke_family(session_id, user_id=subject)
+        if refresh_token:
+            record = self.sessions.refresh_record(refresh_token)
+            if record is not None and record.family_id != session_id:
+                self.sessions.revoke_family(record.family_id, user_id=subject)
+
+    def _set_password(self, user: User, new_password: str) -> User:
+        """Store a new hash and raise the session generation: every earlier session is void."""
+        passwords.check_policy(new_password, username=user.username)
+        password_hash = passwords.hash_password(new_password, cost=self.settings.bcrypt_cost)
+        generation = user.session_generation + 1
+        try:
+            self.sessions.write(
+                [
+                    self.users.new_password_update(user, password_hash),
+                    self.sessions.generation_write(user, generation),
+                ]
+            )
+        except ClientError as error:
+            if aws.error_code(error) == "TransactionCanceledException" and not aws.is_unavailable(error):
+                raise Conflict("The account changed meanwhile; try again") from None
+            raise
+        return replace(user, password_hash=password_hash, session_generation=generation)
+
+    def change_password(
+        self, *, subject: str, username: str, current_password: str, new_password: str
+    ) -> dict[str, Any]:
+        """Check the current password (under the lockout), set the new one, revoke every session,
+        and start a new one for the caller."""
+        try:
+            user = self._authenticate(username, current_password)
+        except Unauthorized:
+            raise Unauthorized("Current password is incorrect") from None
+        if user.id != subject:
+            raise Unauthorized("The account no longer exists")
+        user = self._set_password(user, new_password)
+        session = self.sessions.new_session(user)
+        pair = self._token_pair(user, session)
+        self.sessions.write(session.writes)
+        return pair
+
+    def set_user(self, username: str, password: str, roles: tuple[str, ...]) -> User:
+        """Create ``username`` with ``roles``, or give an existing one this password and these roles
+        (revoking its sessions): what an operator does for the first admin or a lost password."""
+        existing = self.users.get(normalize_username(username))
+        if existing is None:
+            user = self.new_user(username, password, roles)
+            self.sessions.write([self.users.put_new_item(user)])
+            return user
+        user = self._set_password(existing, password)
+        self.users.set_roles(user.username, roles)
+        return replace(user, roles=roles)
 
     def profile(self, *, subject: str, username: str) -> User:
         user = self.users.get(username)

@@ -16,6 +16,15 @@ def _str(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "false"):
+        return False
+    if raw == "true":
+        return True
+    raise ConfigError(f"environment variable {name} must be true or false")
+
+
 def _int(env: Mapping[str, str], name: str, *, default: int, low: int, high: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -49,12 +58,33 @@ class TokenSettings:
 
 
 @dataclass(frozen=True)
+class LockoutSettings:
+    """Failed logins for one username: ``threshold`` within ``window_seconds`` lock it for
+    ``base_seconds``, doubling with each further lockout up to ``max_seconds``."""
+
+    threshold: int = 5
+    window_seconds: int = 900
+    base_seconds: int = 30
+    max_seconds: int = 900
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> LockoutSettings:
+        return cls(
+            threshold=_int(env, "LOCKOUT_THRESHOLD", default=5, low=1, high=100),
+            window_seconds=_int(env, "LOCKOUT_WINDOW_SECONDS", default=900, low=1, high=86400),
+            base_seconds=_int(env, "LOCKOUT_BASE_SECONDS", default=30, low=1, high=86400),
+            max_seconds=_int(env, "LOCKOUT_MAX_SECONDS", default=900, low=1, high=86400),
+        )
+
+
+@dataclass(frozen=True)
 class AccountSettings:
     users_table: str
     tokens_table: str
     refresh_ttl_seconds: int
     bcrypt_cost: int
     tokens: TokenSettings
+    lockout: LockoutSettings
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> AccountSettings:
@@ -64,6 +94,26 @@ class AccountSettings:
             refresh_ttl_seconds=86400 * _int(env, "REFRESH_TOKEN_TTL_DAYS", default=30, low=1, high=365),
             bcrypt_cost=_int(env, "BCRYPT_COST", default=12, low=4, high=31),
             tokens=TokenSettings.from_env(env),
+            lockout=LockoutSettings.from_env(env),
+        )
+
+
+@dataclass(frozen=True)
+class AuthorizerSettings:
+    """The authorizer's settings: the token rules, and where revocation records are when
+    ``strict_revocation`` makes it refuse access tokens of revoked sessions at once."""
+
+    tokens: TokenSettings
+    strict_revocation: bool
+    tokens_table: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> AuthorizerSettings:
+        strict = _bool(env, "STRICT_REVOCATION")
+        return cls(
+            tokens=TokenSettings.from_env(env),
+            strict_revocation=strict,
+            tokens_table=_str(env, "TOKENS_TABLE") if strict else None,
         )
 
 

@@ -131,11 +131,12 @@ def resolver() -> APIGatewayRestResolver:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who the authorizer says is calling: ``sub``, ``username`` and ``roles`` from its context."""
+    """Who the authorizer says is calling: ``sub``, ``username``, ``roles`` and session ``sid``."""
 
     subject: str
     username: str
     roles: frozenset[str]
+    session_id: str
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -144,12 +145,19 @@ class Caller:
 def caller(app: APIGatewayRestResolver) -> Caller:
     """The authorized caller, or a 401 when the request carries no authorizer context (fail closed)."""
     context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
-    subject, username, roles = context.get("principalId"), context.get("username"), context.get("roles")
-    if not all(isinstance(value, str) and value for value in (subject, username)) or not isinstance(
-        roles, str
-    ):
+    subject, username, roles, session_id = (
+        context.get(k) for k in ("principalId", "username", "roles", "sid")
+    )
+    if not all(
+        isinstance(value, str) and value for value in (subject, username, session_id)
+    ) or not isinstance(roles, str):
         raise Unauthorized()
-    return Caller(subject=subject, username=username, roles=frozenset(filter(None, roles.split(","))))
+    return Caller(
+        subject=subject,
+        username=username,
+        roles=frozenset(filter(None, roles.split(","))),
+        session_id=session_id,
+    )
 
 
 def require_role(app: APIGatewayRestResolver, role: str) -> Caller:

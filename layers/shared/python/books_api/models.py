@@ -21,6 +21,25 @@ class Credentials(BaseModel):
     password: str = Field(max_length=1024, description="8 to 128 characters; not a common password")
 
 
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class LogoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    refresh_token: str | None = Field(default=None, max_length=256, description="Also revoke this session")
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024, description="8 to 128 characters; not a common password")
+
+
 class BookInput(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 

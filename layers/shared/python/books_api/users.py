@@ -39,6 +39,8 @@ class User:
     roles: tuple[str, ...]
     created_at: str
     password_hash: str = field(repr=False)
+    # Raised by every password change: sessions started under an older generation are void.
+    session_generation: int = 0
 
     def public(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class User:
             "roles": {"L": [{"S": role} for role in self.roles]},
             "created_at": {"S": self.created_at},
             "password_hash": {"S": self.password_hash},
+            "session_generation": {"N": str(self.session_generation)},
         }
 
     @classmethod
@@ -65,6 +68,7 @@ class User:
             roles=tuple(role["S"] for role in item["roles"]["L"]),
             created_at=item["created_at"]["S"],
             password_hash=item["password_hash"]["S"],
+            session_generation=int(item.get("session_generation", {"N": "0"})["N"]),
         )
 
 
@@ -89,21 +93,38 @@ class UserRepository:
             }
         }
 
+    @staticmethod
+    def key(username: str) -> dict[str, Any]:
+        return {"username": {"S": username}}
+
     def get(self, username: str) -> User | None:
         with aws.unavailable_on_failure():
-            response = self.dynamodb.get_item(TableName=self.table, Key={"username": {"S": username}})
+            response = self.dynamodb.get_item(
+                TableName=self.table, Key=self.key(username), ConsistentRead=True
+            )
         item = response.get("Item")
         return User.from_item(item) if item else None
 
-    def set_password(self, username: str, password_hash: str) -> None:
-        with aws.unavailable_on_failure():
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"username": {"S": username}},
-                UpdateExpression="SET password_hash = :h",
-                ConditionExpression="attribute_exists(username)",
-                ExpressionAttributeValues={":h": {"S": password_hash}},
-            )
+    def new_password_update(self, user: User, password_hash: str) -> dict[str, Any]:
+        """The transaction Update that sets ``user``'s hash and starts a new session generation.
+
+        Conditional on the generation ``user`` was read with, so of two racing changes one fails.
+        """
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": self.key(user.username),
+                "UpdateExpression": "SET password_hash = :h, session_generation = :next",
+                "ConditionExpression": "id = :id AND "
+                "(attribute_not_exists(session_generation) OR session_generation = :seen)",
+                "ExpressionAttributeValues": {
+                    ":h": {"S": password_hash},
+                    ":id": {"S": user.id},
+                    ":seen": {"N": str(user.session_generation)},
+                    ":next": {"N": str(user.session_generation + 1)},
+                },
+            }
+        }
 
     def set_roles(self, username: str, roles: tuple[str, ...]) -> None:
         with aws.unavailable_on_failure():

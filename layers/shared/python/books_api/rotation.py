@@ -1,0 +1,90 @@
+"""Rotation of the signing key: the four steps Secrets Manager asks a rotation function for.
+
+createSecret stores a new random key as AWSPENDING; setSecret has nothing to do (the key lives
+only in the secret); testSecret checks the pending key signs and verifies a token; finishSecret
+moves AWSCURRENT to it, and Secrets Manager labels the old one AWSPREVIOUS, which verification
+still accepts until the tokens it signed expire. Each step is safe to run again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import jwt
+from botocore.exceptions import ClientError
+
+from books_api import aws
+from books_api.keys import CURRENT, SigningKey
+
+PENDING = "AWSPENDING"
+KEY_CHARACTERS = 64  # token_urlsafe: 6 bits a character, 384 bits in all
+
+
+class RotationError(Exception):
+    """Secrets Manager asked for a step this secret's state does not allow."""
+
+
+def new_key_material() -> str:
+    return secrets.token_urlsafe(48)
+
+
+class KeyRotation:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def run(self, *, secret_id: str, token: str, step: str) -> None:
+        steps = {
+            "createSecret": self.create,
+            "setSecret": self.set,
+            "testSecret": self.test,
+            "finishSecret": self.finish,
+        }
+        if step not in steps:
+            raise RotationError(f"unknown step {step!r}")
+        metadata = self.client.describe_secret(SecretId=secret_id)
+        if not metadata.get("RotationEnabled"):
+            raise RotationError("rotation is not enabled on the secret")
+        stages = metadata.get("VersionIdsToStages", {})
+        if token not in stages:
+            raise RotationError("the version to rotate to does not exist")
+        if CURRENT in stages[token]:
+            return
+        if PENDING not in stages[token]:
+            raise RotationError("the version to rotate to is not pending")
+        steps[step](secret_id, token, stages)
+
+    def create(self, secret_id: str, token: str, stages: dict[str, list[str]]) -> None:
+        self.client.get_secret_value(SecretId=secret_id, VersionStage=CURRENT)
+        try:
+            self.client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)
+            return
+        except ClientError as error:
+            if aws.error_code(error) != "ResourceNotFoundException":
+                raise
+        self.client.put_secret_value(
+            SecretId=secret_id,
+            ClientRequestToken=token,
+            SecretString=new_key_material(),
+            VersionStages=[PENDING],
+        )
+
+    def set(self, secret_id: str, token: str, stages: dict[str, list[str]]) -> None:
+        """Nothing outside the secret holds the key."""
+
+    def test(self, secret_id: str, token: str, stages: dict[str, list[str]]) -> None:
+        value = self.client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)
+        key = SigningKey.from_secret_string(value["SecretString"])
+        probe = jwt.encode({"probe": token}, key.secret, algorithm="HS256", headers={"kid": key.kid})
+        if jwt.decode(probe, key.secret, algorithms=["HS256"]) != {"probe": token}:
+            raise RotationError("the pending key does not verify what it signs")
+
+    def finish(self, secret_id: str, token: str, stages: dict[str, list[str]]) -> None:
+        current = next((version for version, labels in stages.items() if CURRENT in labels), None)
+        self.client.update_secret_version_stage(
+            SecretId=secret_id, VersionStage=CURRENT, MoveToVersionId=token, RemoveFromVersionId=current
+        )
+        # Done: no version is left pending, so the next rotation starts clean.
+        self.client.update_secret_version_stage(
+            SecretId=secret_id, VersionStage=PENDING, RemoveFromVersionId=token
+        )
