@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import io
 import json
 import socket
 import sys
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +17,13 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.awslambda.models import LambdaBackend
 
 from books_api import aws as books_aws
 from local_api import moto_atomic
 from local_api.template import ROOT, Stack, create_resources
 
+_client_factory = books_aws.client
 REGION = "us-east-1"
 STACK = "books-api-test"
 TEST_BCRYPT_COST = "4"
@@ -44,9 +48,9 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "BooksApiTest")
-    books_aws.client.cache_clear()
+    _client_factory.cache_clear()
     yield
-    books_aws.client.cache_clear()
+    _client_factory.cache_clear()
 
 
 def create_stack() -> Stack:
@@ -143,12 +147,16 @@ def api_event(
 
 @dataclass
 class Functions:
-    """The four handlers loaded against one moto stack, and ways to call them as API Gateway does."""
+    """The handlers loaded against one moto stack, and ways to call them as API Gateway does.
+
+    ``invoking`` names the function (by logical id) whose invocation is running, if any.
+    """
 
     stack: Stack
     monkeypatch: pytest.MonkeyPatch
     overrides: dict[str, str] = field(default_factory=dict)
     modules: dict[str, Any] = field(default_factory=dict)
+    invoking: list[str] = field(default_factory=list)
 
     def module(self, name: str) -> Any:
         if name not in self.modules:
@@ -159,7 +167,12 @@ class Functions:
         return self.modules[name]
 
     def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
-        return self.module(name).lambda_handler(event, LambdaContext(function_name=name))
+        module = self.module(name)
+        self.invoking.append(LOGICAL_IDS[name])
+        try:
+            return module.lambda_handler(event, LambdaContext(function_name=name))
+        finally:
+            self.invoking.pop()
 
     def call(self, name: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
         response = self.invoke(name, api_event(method, path, **kwargs))
@@ -182,3 +195,41 @@ def authorizer_context(user: dict[str, Any], sid: str = "s") -> dict[str, str]:
         "roles": ",".join(user["roles"]),
         "sid": sid,
     }
+
+
+@pytest.fixture
+def rotate(lambdas: Functions, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A function that rotates the signing secret as Secrets Manager does, through our rotation function."""
+    invoked: list[str] = []
+
+    def invoke(self: Any, function_name: str, qualifier: Any, body: str, *args: Any, **kwargs: Any) -> bytes:
+        event = json.loads(body)
+        invoked.append(event["Step"])
+        lambdas.invoke("rotation", event)
+        return b""
+
+    monkeypatch.setattr(LambdaBackend, "invoke", invoke)
+    role = boto3.client("iam", region_name=REGION).create_role(
+        RoleName="rotation", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", "")
+    arn = boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName="rotation",
+        Runtime="python3.13",
+        Role=role,
+        Handler="app.lambda_handler",
+        Code={"ZipFile": archive.getvalue()},
+    )["FunctionArn"]
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secret = lambdas.stack.ref("SigningSecret")
+
+    def rotate_once() -> list[str]:
+        invoked.clear()
+        secrets.rotate_secret(
+            SecretId=secret, RotationLambdaARN=arn, RotationRules={"AutomaticallyAfterDays": 30}
+        )
+        return list(invoked)
+
+    return rotate_once

@@ -2,62 +2,19 @@
 
 from __future__ import annotations
 
-import io
-import json
 import uuid
-import zipfile
 from typing import Any
 
 import boto3
 import jwt
 import pytest
-from moto.awslambda.models import LambdaBackend
 
 from books_api.keys import KeyRing, key_id
 from books_api.rotation import KeyRotation, RotationError
-from tests.unit.conftest import REGION, Functions, LambdaContext
+from tests.unit.conftest import REGION, Functions
 
 PASSWORD = "violet-anchor-93-lantern"
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"
-
-
-@pytest.fixture
-def rotate(lambdas: Functions, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A function that rotates the signing secret as Secrets Manager does, through our rotation function."""
-    rotation = lambdas.module("rotation")
-    invoked: list[str] = []
-
-    def invoke(self: Any, function_name: str, qualifier: Any, body: str, *args: Any, **kwargs: Any) -> bytes:
-        event = json.loads(body)
-        invoked.append(event["Step"])
-        rotation.lambda_handler(event, LambdaContext(function_name="rotation"))
-        return b""
-
-    monkeypatch.setattr(LambdaBackend, "invoke", invoke)
-    role = boto3.client("iam", region_name=REGION).create_role(
-        RoleName="rotation", AssumeRolePolicyDocument="{}"
-    )["Role"]["Arn"]
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("app.py", "")
-    arn = boto3.client("lambda", region_name=REGION).create_function(
-        FunctionName="rotation",
-        Runtime="python3.13",
-        Role=role,
-        Handler="app.lambda_handler",
-        Code={"ZipFile": archive.getvalue()},
-    )["FunctionArn"]
-    secrets = boto3.client("secretsmanager", region_name=REGION)
-    secret = lambdas.stack.ref("SigningSecret")
-
-    def rotate_once() -> list[str]:
-        invoked.clear()
-        secrets.rotate_secret(
-            SecretId=secret, RotationLambdaARN=arn, RotationRules={"AutomaticallyAfterDays": 30}
-        )
-        return list(invoked)
-
-    return rotate_once
 
 
 def current_secret(lambdas: Functions, stage: str = "AWSCURRENT") -> str:

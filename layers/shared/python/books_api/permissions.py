@@ -12,6 +12,7 @@ from books_api.users import ADMIN, READER
 
 PROTECTED_ROUTES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/users/me", READER),
+    ("POST", "/users/me/password", READER),
     ("POST", "/auth/logout", READER),
     ("GET", "/books", READER),
     ("GET", "/books/*", READER),
