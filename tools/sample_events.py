@@ -35,7 +35,16 @@ ROUTES: dict[str, tuple[str, str, str, Any, dict[str, str] | None]] = {
     "health": ("GET", "/health", "/health", None, None),
     "signup": ("POST", "/auth/signup", "/auth/signup", CREDENTIALS, None),
     "login": ("POST", "/auth/login", "/auth/login", CREDENTIALS, None),
+    "refresh": ("POST", "/auth/refresh", "/auth/refresh", {"refresh_token": "<refresh token>"}, None),
+    "logout": ("POST", "/auth/logout", "/auth/logout", None, READER),
     "users-me": ("GET", "/users/me", "/users/me", None, READER),
+    "users-me-password": (
+        "POST",
+        "/users/me/password",
+        "/users/me/password",
+        {"current_password": CREDENTIALS["password"], "new_password": "copper kettle meadow 48"},
+        READER,
+    ),
     "books-list": ("GET", "/books", "/books", None, READER),
     "books-create": ("POST", "/books", "/books", BOOK, ADMIN),
     "books-get": ("GET", "/books/{id}", f"/books/{BOOK_ID}", None, READER),
@@ -93,10 +102,15 @@ def render() -> dict[str, str]:
         "authorizationToken": "Bearer <access token>",
         "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books",
     }
+    files["rotation.json"] = {
+        "Step": "createSecret",
+        "SecretId": "arn:aws:secretsmanager:us-east-1:123456789012:secret:SigningSecret-AbCdEf",
+        "ClientRequestToken": "6b9f3c1e-4d2a-4f8b-9e7c-1a2b3c4d5e6f",
+    }
     return {name: json.dumps(event, indent=2) + "\n" for name, event in files.items()}
 
 
 if __name__ == "__main__":
     for name, text in render().items():
         (EVENTS / name).write_text(text)
-    print(f"wrote {len(ROUTES) + 1} events to {EVENTS}")
+    print(f"wrote {len(ROUTES) + 2} events to {EVENTS}")
