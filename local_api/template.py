@@ -29,6 +29,11 @@ def template() -> dict[str, Any]:
     return yaml_parse(TEMPLATE.read_text())
 
 
+def sub_names(text: str) -> list[str]:
+    """The names a ``!Sub`` string refers to (``X`` or ``X.Attribute``), in order."""
+    return _SUB_VARIABLE.findall(text)
+
+
 def resources(kind: str) -> dict[str, dict[str, Any]]:
     return {name: res for name, res in template()["Resources"].items() if res["Type"] == kind}
 
@@ -56,6 +61,40 @@ def parameter_defaults() -> dict[str, str]:
     return {name: str(spec.get("Default", "")) for name, spec in template().get("Parameters", {}).items()}
 
 
+def environment_variables(function: str) -> dict[str, Any]:
+    """The variables template.yaml declares for ``function`` (Globals, then its own), unresolved."""
+    variables = dict(
+        template().get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    variables.update(functions()[function]["Properties"].get("Environment", {}).get("Variables", {}))
+    return variables
+
+
+def layer_python_dirs(function: str) -> list[Path]:
+    """The ``python/`` folders of ``function``'s layers (Globals' first), as Lambda mounts them
+    on ``/opt/python``; a layer built entirely by ``sam build`` (pip) has none in the tree."""
+    global_layers = template().get("Globals", {}).get("Function", {}).get("Layers", [])
+    layers = [*global_layers, *functions()[function]["Properties"].get("Layers", [])]
+    found = []
+    for layer in layers:
+        if isinstance(layer, Mapping) and "Ref" in layer:
+            content = template()["Resources"][layer["Ref"]]["Properties"]["ContentUri"]
+            if (ROOT / content / "python").is_dir():
+                found.append(ROOT / content / "python")
+    return found
+
+
+def api_properties() -> dict[str, Any]:
+    """The Properties of the template's one ``AWS::Serverless::Api`` (its Cors, Auth, GatewayResponses)."""
+    (api,) = resources("AWS::Serverless::Api").values()
+    return api["Properties"]
+
+
+def _get_att_argument(argument: str | list[str]) -> tuple[str, str]:
+    logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+    return logical_id, attribute
+
+
 @dataclass
 class Stack:
     """The template's resources as created somewhere (moto, or a test's mock): logical id -> name/ARN.
@@ -69,6 +108,25 @@ class Stack:
     physical: dict[str, str] = field(default_factory=dict)
     arns: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_outputs(
+        cls, name: str, region: str, outputs: Mapping[str, str], parameters: Mapping[str, str]
+    ) -> Stack:
+        """A deployed stack, known by its Outputs: each output that is a ``!Ref`` or ``!GetAtt X.Arn``
+        of a resource names that resource."""
+        stack = cls(name=name, region=region, parameters=dict(parameters))
+        for output, spec in template().get("Outputs", {}).items():
+            value = spec["Value"]
+            if output not in outputs or not isinstance(value, Mapping):
+                continue
+            if "Ref" in value:
+                stack.physical[value["Ref"]] = outputs[output]
+            elif "Fn::GetAtt" in value:
+                logical_id, attribute = _get_att_argument(value["Fn::GetAtt"])
+                if attribute == "Arn":
+                    stack.arns[logical_id] = outputs[output]
+        return stack
 
     def ref(self, logical_id: str) -> str:
         return self.physical[logical_id]
@@ -117,19 +175,41 @@ class Stack:
             if intrinsic == "Fn::Sub" and isinstance(argument, str):
                 return self._sub(argument)
             if intrinsic == "Fn::GetAtt":
-                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-                return self._get_att(logical_id, attribute)
+                return self._get_att(*_get_att_argument(argument))
+            if intrinsic == "Fn::If":
+                condition, if_true, if_false = argument
+                return self.resolve(if_true if self.condition(condition) else if_false)
         if isinstance(value, Mapping | list):
             raise ValueError(f"unsupported value in a function environment: {value!r}")
         return str(value)
 
+    def condition(self, name: str) -> bool:
+        """The value of the template's condition ``name`` for this stack's parameters."""
+        return self._evaluate(template().get("Conditions", {})[name])
+
+    def _evaluate(self, expression: Any) -> bool:
+        ((function, argument),) = expression.items()
+        if function == "Condition":
+            return self.condition(argument)
+        if function == "Fn::Equals":
+            left, right = argument
+            return self.resolve(left) == self.resolve(right)
+        if function == "Fn::Not":
+            return not self._evaluate(argument[0])
+        if function == "Fn::And":
+            return all(self._evaluate(part) for part in argument)
+        if function == "Fn::Or":
+            return any(self._evaluate(part) for part in argument)
+        raise ValueError(f"unsupported condition: {expression!r}")
+
     def environment(self, function: str) -> dict[str, str]:
         """The environment variables template.yaml gives ``function`` (Globals, then its own)."""
-        variables = dict(
-            template().get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-        )
-        variables.update(functions()[function]["Properties"].get("Environment", {}).get("Variables", {}))
-        return {name: self.resolve(value) for name, value in variables.items()}
+        return {name: self.resolve(value) for name, value in environment_variables(function).items()}
+
+
+def physical_name(stack_name: str, logical_id: str) -> str:
+    """The name ``create_resources`` gives a table or secret of the stack called ``stack_name``."""
+    return f"{stack_name}-{logical_id}"
 
 
 def create_resources(stack: Stack, dynamodb: Any, secretsmanager: Any) -> Stack:
@@ -140,7 +220,7 @@ def create_resources(stack: Stack, dynamodb: Any, secretsmanager: Any) -> Stack:
     """
     for logical_id, res in resources("AWS::DynamoDB::Table").items():
         props = res["Properties"]
-        name = f"{stack.name}-{logical_id}"
+        name = physical_name(stack.name, logical_id)
         request = {
             key: props[key]
             for key in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
@@ -159,7 +239,8 @@ def create_resources(stack: Stack, dynamodb: Any, secretsmanager: Any) -> Stack:
             PasswordLength=generate["PasswordLength"],
             ExcludePunctuation=generate.get("ExcludePunctuation", False),
         )["RandomPassword"]
-        arn = secretsmanager.create_secret(Name=f"{stack.name}-{logical_id}", SecretString=value)["ARN"]
+        name = physical_name(stack.name, logical_id)
+        arn = secretsmanager.create_secret(Name=name, SecretString=value)["ARN"]
         stack.physical[logical_id] = arn
         stack.arns[logical_id] = arn
     return stack
