@@ -1,0 +1,3 @@
+from local_api.server import main
+
+main()
