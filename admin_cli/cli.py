@@ -1,0 +1,161 @@
+"""python -m admin_cli: create a user with a role (the first admin) or reset a password.
+
+The store is the running local server's (its state file, ``.local/server-<port>.json``) or a
+deployed stack's (``--stack-name``: table names from the stack's Outputs, settings from its
+Parameters, credentials and region from the usual AWS configuration). Users are made by the
+domain code with the settings of the function that makes them. The password is read from
+stdin, or asked for twice when stdin is a terminal; never from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from admin_cli import ACCOUNTS_FUNCTION
+from books_api import aws
+from books_api.accounts import Accounts
+from books_api.config import AccountSettings
+from books_api.errors import ApiError, ConfigError
+from books_api.users import ADMIN, READER, normalize_username
+from local_api.state import DEFAULT_PORT, default_state_file, read_state
+from local_api.template import Stack
+
+ROLES = {"reader": (READER,), "admin": (READER, ADMIN)}
+# What boto3 needs to reach the local server's moto as its functions do.
+_LOCAL_AWS_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
+
+
+class Failure(Exception):
+    """An error to report in one line (exit status 1)."""
+
+
+def read_password(stdin: TextIO) -> str:
+    if stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat the password: ") != password:
+            raise Failure("The two passwords differ")
+    else:
+        password = stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise Failure("No password given (type it at the prompt, or send it on stdin)")
+    return password
+
+
+def local_environment(state_file: Path) -> dict[str, str]:
+    """The accounts function's environment in the local server, and boto3 pointed at its moto."""
+    try:
+        state = read_state(state_file)
+    except FileNotFoundError:
+        raise Failure(f"No local server state at {state_file}: start the server with `make run`") from None
+    environment = state["functions"][ACCOUNTS_FUNCTION]["environment"]
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.update({name: environment[name] for name in _LOCAL_AWS_VARIABLES if name in environment})
+    return environment
+
+
+def stack_environment(stack_name: str, region: str | None) -> dict[str, str]:
+    """The accounts function's environment in a deployed stack, from its Outputs and Parameters."""
+    if region:
+        os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
+    cloudformation = boto3.client("cloudformation")
+    (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    parameters = {
+        parameter["ParameterKey"]: parameter.get("ResolvedValue", parameter["ParameterValue"])
+        for parameter in stack.get("Parameters", [])
+    }
+    deployed = Stack.from_outputs(stack_name, cloudformation.meta.region_name, outputs, parameters)
+    try:
+        return deployed.environment(ACCOUNTS_FUNCTION)
+    except KeyError as missing:
+        raise Failure(f"Stack {stack_name} lacks an output this needs: {missing}") from None
+
+
+def accounts(environment: Mapping[str, str]) -> Accounts:
+    aws.client.cache_clear()
+    return Accounts.from_settings(AccountSettings.from_env(environment))
+
+
+def create_user(store: Accounts, username: str, password: str, role: str, *, update: bool) -> dict:
+    existing = store.users.get(normalize_username(username))
+    if existing is not None and not update:
+        raise Failure(f"User {existing.username} already exists (use reset-password, or --update)")
+    return store.set_user(username, password, ROLES[role]).public()
+
+
+def reset_password(store: Accounts, username: str, password: str) -> dict:
+    existing = store.users.get(normalize_username(username))
+    if existing is None:
+        raise Failure(f"No user {username!r}")
+    return store.set_user(username, password, existing.roles).public()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m admin_cli",
+        description="Create a user with a role (the first admin) or reset a password.",
+        epilog="The password is read from stdin, or asked for when stdin is a terminal.",
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", DEFAULT_PORT)),
+        help="the local server on this port (default $PORT or 3000)",
+    )
+    target.add_argument("--state-file", type=Path, help="the local server that wrote this state file")
+    target.add_argument("--stack-name", help="a deployed stack (its Outputs name the tables)")
+    parser.add_argument("--region", help="the deployed stack's region (default: the AWS configuration's)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-user", help="create a user with a role")
+    create.add_argument("username")
+    create.add_argument(
+        "--role", choices=sorted(ROLES), default="reader", help="admin also reads (default reader)"
+    )
+    create.add_argument(
+        "--update", action="store_true", help="if the user exists, give it this password and role instead"
+    )
+    reset = commands.add_parser("reset-password", help="set a user's password (its sessions end)")
+    reset.add_argument("username")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.stack_name:
+            environment = stack_environment(args.stack_name, args.region)
+        else:
+            environment = local_environment(args.state_file or default_state_file(args.port))
+        store = accounts(environment)
+        password = read_password(stdin or sys.stdin)
+        if args.command == "create-user":
+            user = create_user(store, args.username, password, args.role, update=args.update)
+        else:
+            user = reset_password(store, args.username, password)
+    except ApiError as error:
+        details = "".join(f"\n  {item['field']}: {item['message']}" for item in error.errors)
+        print(f"error: {error.message}{details}", file=sys.stderr)
+        return 1
+    except (Failure, ConfigError, ClientError, BotoCoreError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(user))
+    return 0
