@@ -41,6 +41,11 @@ test: lint validate
 build: venv
 	$(BIN)/sam build
 
+# The whole API on 127.0.0.1 (docs/LOCAL.md): PORT, ADMIN_USERNAME and ADMIN_PASSWORD are read from
+# the environment; ARGS passes more options (python -m local_api --help).
+run: venv
+	exec $(PY) -m local_api $(ARGS)
+
 lock:
 	rm -rf /tmp/books-api-lock && python3 -m venv /tmp/books-api-lock
 	/tmp/books-api-lock/bin/pip install --quiet pip==$(PIP_VERSION)
