@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -107,8 +107,18 @@ def reset_password(store: Accounts, username: str, password: str) -> dict:
     return store.set_user(username, password, existing.roles).public()
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # Never echo what was not understood: it may be a password typed on the command line.
+        if message.startswith("unrecognized arguments"):
+            message = (
+                "unrecognized arguments (a password is read from stdin or a prompt, never from arguments)"
+            )
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m admin_cli",
         description="Create a user with a role (the first admin) or reset a password.",
         epilog="The password is read from stdin, or asked for when stdin is a terminal.",

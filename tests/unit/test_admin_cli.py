@@ -1,0 +1,203 @@
+"""The operator CLI against moto: through a local server's state file, and through a stack's Outputs."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from admin_cli import ACCOUNTS_FUNCTION, cli
+from books_api.accounts import Accounts
+from books_api.config import AccountSettings
+from books_api.errors import Unauthorized
+from local_api.template import Stack
+
+from .conftest import REGION, TEST_BCRYPT_COST
+
+PASSWORD = "a long enough passphrase"
+NEW_PASSWORD = "another long passphrase"
+
+
+@pytest.fixture
+def environment(stack: Stack) -> dict[str, str]:
+    return {**stack.environment(ACCOUNTS_FUNCTION), "BCRYPT_COST": TEST_BCRYPT_COST}
+
+
+@pytest.fixture
+def state_file(environment: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):  # restored after the test: the CLI sets them
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "server.json"
+    path.write_text(json.dumps({"functions": {ACCOUNTS_FUNCTION: {"environment": environment}}}))
+    return path
+
+
+def run(
+    capsys: pytest.CaptureFixture[str], *args: str, stdin: Any = None, password: str = PASSWORD
+) -> tuple[int, Any, str]:
+    status = cli.main(list(args), stdin=stdin or io.StringIO(password + "\n"))
+    out, err = capsys.readouterr()
+    return status, json.loads(out) if status == 0 else out, err
+
+
+def login(environment: dict[str, str], username: str, password: str) -> dict[str, Any]:
+    return Accounts.from_settings(AccountSettings.from_env(environment)).login(username, password)
+
+
+def test_creates_the_first_admin(state_file: Path, environment: dict, capsys: pytest.CaptureFixture) -> None:
+    status, user, err = run(capsys, "--state-file", str(state_file), "create-user", "Root", "--role", "admin")
+    assert status == 0, err
+    assert user["username"] == "root"
+    assert user["roles"] == ["reader", "admin"]
+    assert set(user) == {"id", "username", "roles", "created_at"}
+    assert login(environment, "root", PASSWORD)["token_type"] == "Bearer"
+
+
+def test_creates_a_reader_by_default(state_file: Path, capsys: pytest.CaptureFixture) -> None:
+    status, user, _ = run(capsys, "--state-file", str(state_file), "create-user", "alice")
+    assert status == 0
+    assert user["roles"] == ["reader"]
+
+
+def test_refuses_an_existing_user_unless_told_to_update(
+    state_file: Path, environment: dict, capsys: pytest.CaptureFixture
+) -> None:
+    run(capsys, "--state-file", str(state_file), "create-user", "alice")
+    status, _, err = run(capsys, "--state-file", str(state_file), "create-user", "alice", "--role", "admin")
+    assert status == 1
+    assert "already exists" in err
+    status, user, _ = run(
+        capsys,
+        "--state-file",
+        str(state_file),
+        "create-user",
+        "alice",
+        "--role",
+        "admin",
+        "--update",
+        password=NEW_PASSWORD,
+    )
+    assert status == 0
+    assert user["roles"] == ["reader", "admin"]
+    assert login(environment, "alice", NEW_PASSWORD)
+    with pytest.raises(Unauthorized):
+        login(environment, "alice", PASSWORD)
+
+
+def test_resets_a_password_and_keeps_the_roles(
+    state_file: Path, environment: dict, capsys: pytest.CaptureFixture
+) -> None:
+    run(capsys, "--state-file", str(state_file), "create-user", "root", "--role", "admin")
+    status, user, _ = run(
+        capsys, "--state-file", str(state_file), "reset-password", "ROOT", password=NEW_PASSWORD
+    )
+    assert status == 0
+    assert user["roles"] == ["reader", "admin"]
+    assert login(environment, "root", NEW_PASSWORD)
+    with pytest.raises(Unauthorized):
+        login(environment, "root", PASSWORD)
+
+
+def test_reset_of_an_unknown_user_fails(state_file: Path, capsys: pytest.CaptureFixture) -> None:
+    status, _, err = run(capsys, "--state-file", str(state_file), "reset-password", "nobody")
+    assert status == 1
+    assert "No user" in err
+
+
+def test_a_weak_password_is_refused_without_echoing_it(
+    state_file: Path, capsys: pytest.CaptureFixture
+) -> None:
+    status, out, err = run(
+        capsys, "--state-file", str(state_file), "create-user", "alice", password="hunter2"
+    )
+    assert status == 1
+    assert "password: must be 8 to 128 characters long" in err
+    assert "hunter2" not in out + err
+
+
+def test_an_empty_stdin_is_no_password(state_file: Path, capsys: pytest.CaptureFixture) -> None:
+    status, _, err = run(
+        capsys, "--state-file", str(state_file), "create-user", "alice", stdin=io.StringIO("")
+    )
+    assert status == 1
+    assert "No password" in err
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_prompts_twice_on_a_terminal(
+    state_file: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = iter([PASSWORD, PASSWORD + "!"])
+    monkeypatch.setattr(cli.getpass, "getpass", lambda prompt: next(answers))
+    status, _, err = run(capsys, "--state-file", str(state_file), "create-user", "alice", stdin=Terminal())
+    assert status == 1
+    assert "differ" in err
+    answers = iter([PASSWORD, PASSWORD])
+    status, user, _ = run(capsys, "--state-file", str(state_file), "create-user", "alice", stdin=Terminal())
+    assert status == 0
+    assert user["username"] == "alice"
+
+
+def test_without_a_running_server_says_how_to_start_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    status, _, err = run(capsys, "--state-file", str(tmp_path / "none.json"), "create-user", "alice")
+    assert status == 1
+    assert "make run" in err
+
+
+def test_the_password_is_not_an_option(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["create-user", "alice", "--password", PASSWORD])
+    err = capsys.readouterr().err
+    assert "never from arguments" in err
+    assert PASSWORD not in err
+
+
+def deploy(stack: Stack, name: str) -> None:
+    """A CloudFormation stack in moto whose Outputs and Parameters are those of the real template."""
+    outputs = {
+        "UsersTableName": stack.physical["UsersTable"],
+        "BooksTableName": stack.physical["BooksTable"],
+        "TokensTableName": stack.physical["TokensTable"],
+        "SigningSecretArn": stack.physical["SigningSecret"],
+        "PageTokenSecretArn": stack.physical["PageTokenSecret"],
+    }
+    body = {
+        "Parameters": {"BcryptCost": {"Type": "String"}},
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName=name,
+        TemplateBody=json.dumps(body),
+        Parameters=[{"ParameterKey": "BcryptCost", "ParameterValue": "10"}],
+    )
+
+
+def test_creates_a_user_in_a_deployed_stack(stack: Stack, capsys: pytest.CaptureFixture) -> None:
+    deploy(stack, "books-prod")
+    status, user, err = run(
+        capsys, "--stack-name", "books-prod", "--region", REGION, "create-user", "root", "--role", "admin"
+    )
+    assert status == 0, err
+    assert user["roles"] == ["reader", "admin"]
+    stored = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=stack.physical["UsersTable"], Key={"username": {"S": "root"}}
+    )["Item"]
+    assert stored["password_hash"]["S"].startswith("$2b$10$")  # the stack's BcryptCost
+
+
+def test_an_unknown_stack_is_a_one_line_error(stack: Stack, capsys: pytest.CaptureFixture) -> None:
+    status, _, err = run(capsys, "--stack-name", "missing", "--region", REGION, "create-user", "root")
+    assert status == 1
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
