@@ -103,6 +103,10 @@ def main() -> None:
     sys.path[:0] = [os.getcwd(), *layers]
     with os.fdopen(int(request_fd), "rb") as requests, os.fdopen(int(response_fd), "wb") as responses:
         serve(requests, responses, handler_name)
+    # Like a Lambda sandbox, end without tearing the interpreter down (it takes longer than the work).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""The local server as a process: worker crashes, side-by-side servers, the admin at start, clean stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from local_api.process import ServerProcess
+from local_api.template import ROOT
+
+from .client import Client, Reply
+from .conftest import LOCAL_ENV_VARS, User, password, unique
+
+pytestmark = pytest.mark.local_only
+
+
+def children(pid: int) -> dict[int, Path]:
+    """The child processes of ``pid`` and their working folders (a worker's is its CodeUri), from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid:
+                found[int(stat.parent.name)] = Path(os.readlink(stat.parent / "cwd"))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def worker_pid(server_pid: int, code_dir: str) -> int:
+    (pid,) = [child for child, cwd in children(server_pid).items() if cwd == ROOT / code_dir]
+    return pid
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and ") Z " not in Path(f"/proc/{pid}/stat").read_text()
+
+
+def accepts_connections(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def test_a_crashed_worker_is_a_502_and_the_next_request_works(
+    local_server: ServerProcess, client: Client, reader: User
+) -> None:
+    assert client.get("/books", token=reader.access_token).status == 200
+    books = worker_pid(local_server.pid, "functions/books")
+    os.kill(books, signal.SIGSTOP)  # hold it mid-invocation...
+    replies: list[Reply] = []
+    request = threading.Thread(target=lambda: replies.append(client.get("/books", token=reader.access_token)))
+    request.start()
+    time.sleep(0.5)
+    os.kill(books, signal.SIGKILL)  # ...then crash it
+    request.join(30)
+    (reply,) = replies
+    assert reply.status == 502
+    assert reply.json == {"message": "Internal server error"}
+    assert reply.header("cache-control") == "no-store"  # the template's DEFAULT_5XX
+    assert reply.header("access-control-allow-origin") == "*"
+
+    after = client.get("/books", token=reader.access_token)
+    assert after.status == 200, after.text
+    assert worker_pid(local_server.pid, "functions/books") != books
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_second_server_runs_beside_the_first_and_stops_leaving_no_process(
+    signum: int, local_server: ServerProcess, server_workdir: Path
+) -> None:
+    admin_name, admin_password = unique("admin"), password()
+    server = ServerProcess(
+        server_workdir / signum.name,
+        env_vars=LOCAL_ENV_VARS,
+        environment={"ADMIN_USERNAME": admin_name, "ADMIN_PASSWORD": admin_password},
+    )
+    with server:
+        assert server.url != local_server.url
+        assert server.state["moto_endpoint"] != local_server.state["moto_endpoint"]
+        client = Client(server.url)
+        # ADMIN_USERNAME and ADMIN_PASSWORD gave this server an admin at start.
+        login = client.post("/auth/login", basic=(admin_name, admin_password))
+        assert login.status == 200, login.text
+        created = client.post("/books", token=login.json["access_token"], body={"title": "T", "author": "A"})
+        assert created.status == 201, created.text
+        assert admin_password not in server.log()
+
+        processes = [server.pid, *children(server.pid)]
+        assert len(processes) == 1 + len(server.state["functions"])
+        status = server.stop(signum)
+
+    assert status == 0, server.log()
+    assert [pid for pid in processes if alive(pid)] == []
+    assert not accepts_connections(server.url)
+    assert not accepts_connections(server.state["moto_endpoint"])
+    assert not server.state_file.exists()
+    assert Client(local_server.url).get("/health").status == 200  # the first one is untouched
