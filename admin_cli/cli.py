@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
         "--port",
         type=int,
         default=int(os.environ.get("PORT", DEFAULT_PORT)),
-        help="the local server on this port (default $PORT or 3000)",
+        help="the local server on this port, or moto started alone on it (default $PORT or 3000)",
     )
     target.add_argument("--state-file", type=Path, help="the local server that wrote this state file")
     target.add_argument("--stack-name", help="a deployed stack (its Outputs name the tables)")

@@ -212,8 +212,10 @@ class LocalServer:
             )
             gateway.port = self.http.server_port
             self.runner.start()
-        if self.state_file is None:
-            self.state_file = default_state_file(self.http.server_port if self.http else self.port)
+        if self.state_file is None:  # named after the port that serves: the API's, or moto's alone
+            self.state_file = default_state_file(
+                self.http.server_port if self.http else self.moto.get_host_and_port()[1]
+            )
         self.write_state()
         if admin is not None:
             self.ensure_admin(*admin)
