@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,8 @@ _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-
 
 def _text(value: str, name: str) -> str:
     value = value.strip()
-    if not value or len(value) > MAX_TEXT or any(ord(ch) < 32 for ch in value):
+    # No control characters (C0, DEL, C1) and no lone surrogates, which DynamoDB cannot store.
+    if not value or len(value) > MAX_TEXT or any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
         raise field_error(name, f"must be 1 to {MAX_TEXT} printable characters")
     return value
 
@@ -29,12 +31,13 @@ def _text(value: str, name: str) -> str:
 def normalize_isbn(raw: str) -> str:
     """An ISBN-10 or ISBN-13 with a valid check digit, without hyphens or spaces."""
     isbn = re.sub(r"[\s-]", "", raw).upper()
-    if re.fullmatch(r"\d{9}[\dX]", isbn):
+    # [0-9], not \d: other scripts' digits are not ISBN digits.
+    if re.fullmatch(r"[0-9]{9}[0-9X]", isbn):
         total = sum((10 - i) * (10 if ch == "X" else int(ch)) for i, ch in enumerate(isbn))
         if total % 11 == 0:
             return isbn
     elif (
-        re.fullmatch(r"\d{13}", isbn)
+        re.fullmatch(r"[0-9]{13}", isbn)
         and sum(int(ch) * (1 if i % 2 == 0 else 3) for i, ch in enumerate(isbn)) % 10 == 0
     ):
         return isbn

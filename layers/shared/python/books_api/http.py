@@ -5,7 +5,6 @@ the mapping of errors to JSON responses, and the caller named by the authorizer.
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,7 +177,7 @@ def basic_credentials(app: APIGatewayRestResolver) -> tuple[str, str] | None:
         raise BadRequest("Authorization must use the Basic scheme on this route")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 (UnicodeDecodeError)
         raise BadRequest("Malformed Basic credentials") from None
     username, colon, password = decoded.partition(":")
     if not colon:

@@ -43,6 +43,10 @@ def check_policy(password: str, *, username: str) -> None:
         raise field_error("password", f"must be {MIN_LENGTH} to {MAX_LENGTH} characters long")
     if "\x00" in password:
         raise field_error("password", "must not contain NUL characters")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, as from a command line's undecodable bytes
+        raise field_error("password", "must be valid Unicode text") from None
     folded = password.casefold()
     if folded in common_passwords():
         raise field_error("password", "is too common; choose another")

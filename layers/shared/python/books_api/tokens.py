@@ -109,6 +109,9 @@ def verify_access_token(token: str, keys: KeyRing, settings: TokenSettings) -> A
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(f"rejected: {type(error).__name__}") from None
+    # PyJWT accepts any value int() takes ("123", 1.5, true): ours are integers, nothing else.
+    if not all(type(claims[name]) is int for name in ("iat", "exp")):
+        raise InvalidToken("iat or exp is not an integer")
     if claims["exp"] - claims["iat"] > settings.access_ttl_seconds:
         raise InvalidToken("lifetime longer than allowed")
     subject, username, session_id, token_id = (claims.get(k) for k in ("sub", "username", "sid", "jti"))
