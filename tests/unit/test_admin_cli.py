@@ -1,4 +1,9 @@
-"""The operator CLI against moto: through a local server's state file, and through a stack's Outputs."""
+"""The operator CLI against moto: through a local server's state file, and through a stack's Outputs.
+
+The CLI and the account code are imported inside the tests, never at collection: importing them
+creates the Powertools Metrics singleton, which reads its namespace from the environment once,
+and the test environment is only set up per test (conftest).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from admin_cli import ACCOUNTS_FUNCTION, cli
-from books_api.accounts import Accounts
-from books_api.config import AccountSettings
+from admin_cli import ACCOUNTS_FUNCTION
 from books_api.errors import Unauthorized
 from local_api.template import Stack
 
@@ -39,12 +42,17 @@ def state_file(environment: dict[str, str], tmp_path: Path, monkeypatch: pytest.
 def run(
     capsys: pytest.CaptureFixture[str], *args: str, stdin: Any = None, password: str = PASSWORD
 ) -> tuple[int, Any, str]:
+    from admin_cli import cli
+
     status = cli.main(list(args), stdin=stdin or io.StringIO(password + "\n"))
     out, err = capsys.readouterr()
     return status, json.loads(out) if status == 0 else out, err
 
 
 def login(environment: dict[str, str], username: str, password: str) -> dict[str, Any]:
+    from books_api.accounts import Accounts
+    from books_api.config import AccountSettings
+
     return Accounts.from_settings(AccountSettings.from_env(environment)).login(username, password)
 
 
@@ -136,7 +144,7 @@ def test_prompts_twice_on_a_terminal(
     state_file: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answers = iter([PASSWORD, PASSWORD + "!"])
-    monkeypatch.setattr(cli.getpass, "getpass", lambda prompt: next(answers))
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
     status, _, err = run(capsys, "--state-file", str(state_file), "create-user", "alice", stdin=Terminal())
     assert status == 1
     assert "differ" in err
@@ -155,6 +163,8 @@ def test_without_a_running_server_says_how_to_start_one(
 
 
 def test_the_password_is_not_an_option(capsys: pytest.CaptureFixture) -> None:
+    from admin_cli import cli
+
     with pytest.raises(SystemExit):
         cli.main(["create-user", "alice", "--password", PASSWORD])
     err = capsys.readouterr().err
