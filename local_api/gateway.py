@@ -316,6 +316,8 @@ class Gateway(LocalApigwService):
             self._restore_function_cors_headers(response)
         elif response.status_code >= 400:
             self._apply_gateway_response(response)
+        elif request.method == "OPTIONS":  # the preflight's mock integration answers JSON
+            response.headers["Content-Type"] = "application/json"
         if "request_id" in g:
             response.headers["x-amzn-RequestId"] = g.request_id
             elapsed_ms = (time.perf_counter() - g.started) * 1000

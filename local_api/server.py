@@ -34,7 +34,7 @@ from local_api import REGION, STACK_NAME
 from local_api.gateway import Gateway
 from local_api.runtime import FAKE_CREDENTIALS, WorkerRunner, function_spec
 from local_api.state import DEFAULT_PORT, default_state_file, write_state
-from local_api.template import ROOT, TEMPLATE, Stack, create_resources
+from local_api.template import ROOT, TEMPLATE, Stack, create_resources, parameter_defaults
 
 LOG = logging.getLogger("local_api")
 
@@ -58,6 +58,8 @@ def parse_parameter_overrides(pairs: Sequence[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise SystemExit(f"--parameter-overrides expects KEY=VALUE, got {pair!r}")
+        if key not in parameter_defaults():
+            raise SystemExit(f"--parameter-overrides: template.yaml has no parameter {key}")
         overrides[key] = value
     return overrides
 
