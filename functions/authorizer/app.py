@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from books_api import aws
 from books_api.config import AuthorizerSettings
 from books_api.keys import KeyRing
 from books_api.observability import logger
@@ -58,7 +59,8 @@ def _policy(event: APIGatewayAuthorizerTokenEvent) -> dict:
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     try:
-        return _policy(APIGatewayAuthorizerTokenEvent(event))
+        with aws.time_budget():
+            return _policy(APIGatewayAuthorizerTokenEvent(event))
     except InvalidToken as reason:
         logger.info("Token refused", extra={"reason": str(reason)})
     except Exception:

@@ -12,4 +12,5 @@ from books_api.rotation import KeyRotation
 def lambda_handler(event: dict, context: LambdaContext) -> None:
     step, token = event["Step"], event["ClientRequestToken"]
     logger.info("Rotating the signing key", extra={"step": step, "version": token})
-    KeyRotation(aws.client("secretsmanager")).run(secret_id=event["SecretId"], token=token, step=step)
+    with aws.time_budget():
+        KeyRotation(aws.client("secretsmanager")).run(secret_id=event["SecretId"], token=token, step=step)

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from books_api import aws, passwords
 from books_api.config import AccountSettings
 from books_api.errors import ApiError, Conflict, ServiceUnavailable, Unauthorized
-from books_api.keys import KeyRing
+from books_api.keys import KeyRing, SigningKey
 from books_api.lockout import LoginThrottle
 from books_api.observability import logger
 from books_api.sessions import Family, NewSession, SessionStore
@@ -65,9 +65,9 @@ class Accounts:
             LoginThrottle(settings.tokens_table, settings.lockout),
         )
 
-    def _token_pair(self, user: User, session: NewSession) -> dict[str, Any]:
+    def _token_pair(self, user: User, session: NewSession, key: SigningKey | None = None) -> dict[str, Any]:
         access_token = issue_access_token(
-            self.keys.current(),
+            key or self.keys.current(),
             self.settings.tokens,
             subject=user.id,
             username=user.username,
@@ -213,23 +213,32 @@ class Accounts:
             if record is not None and record.family_id != session_id:
                 self.sessions.revoke_family(record.family_id, user_id=subject)
 
-    def _set_password(self, user: User, new_password: str) -> User:
-        """Store a new hash and raise the session generation: every earlier session is void."""
+    def _set_password(
+        self, user: User, new_password: str, *, start_session: bool = False
+    ) -> tuple[User, NewSession | None]:
+        """Store a new hash and raise the session generation: every earlier session is void.
+
+        With ``start_session``, a session of the new generation starts in the same transaction,
+        so a failure leaves the old password and sessions as they were, never a half change.
+        """
         passwords.check_policy(new_password, username=user.username)
         password_hash = passwords.hash_password(new_password, cost=self.settings.bcrypt_cost)
         generation = user.session_generation + 1
+        changed = replace(user, password_hash=password_hash, session_generation=generation)
+        session = self.sessions.new_session(changed) if start_session else None
         try:
             self.sessions.write(
                 [
                     self.users.new_password_update(user, password_hash),
                     self.sessions.generation_write(user, generation),
+                    *(session.writes if session else []),
                 ]
             )
         except ClientError as error:
             if aws.error_code(error) == "TransactionCanceledException" and not aws.is_unavailable(error):
                 raise Conflict("The account changed meanwhile; try again") from None
             raise
-        return replace(user, password_hash=password_hash, session_generation=generation)
+        return changed, session
 
     def change_password(
         self, *, subject: str, username: str, current_password: str, new_password: str
@@ -242,11 +251,9 @@ class Accounts:
             raise Unauthorized("Current password is incorrect") from None
         if user.id != subject:
             raise Unauthorized("The account no longer exists")
-        user = self._set_password(user, new_password)
-        session = self.sessions.new_session(user)
-        pair = self._token_pair(user, session)
-        self.sessions.write(session.writes)
-        return pair
+        key = self.keys.current()  # before any write: a 503 must leave the account as it was
+        user, session = self._set_password(user, new_password, start_session=True)
+        return self._token_pair(user, session, key)
 
     def set_user(self, username: str, password: str, roles: tuple[str, ...]) -> User:
         """Create ``username`` with ``roles``, or give an existing one this password and these roles
@@ -256,7 +263,7 @@ class Accounts:
             user = self.new_user(username, password, roles)
             self.sessions.write([self.users.put_new_item(user)])
             return user
-        user = self._set_password(existing, password)
+        user, _ = self._set_password(existing, password)
         self.users.set_roles(user.username, roles)
         return replace(user, roles=roles)
 

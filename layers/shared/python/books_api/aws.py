@@ -2,13 +2,21 @@
 
 Clients are never built at import time, so tests can start moto before the first one exists.
 boto3 honours ``AWS_ENDPOINT_URL``, which is how the local server points them at moto.
+
+Nothing waits past the functions' 10 s timeout: an attempt lasts at most ATTEMPT_SECONDS, a call
+makes at most MAX_ATTEMPTS attempts (one retry, after at most a second's backoff), and inside
+``time_budget`` (every API request, every authorizer call) an attempt starts only if it can end
+within BUDGET_SECONDS of the invocation's start; after that, calls fail with OutOfTime, a 503.
+Worst case: BUDGET_SECONDS + one backoff = 7 s, before the function's own work (a bcrypt check).
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import boto3
@@ -17,8 +25,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from books_api.errors import ServiceUnavailable
 
-# Timeouts and retries bounded so a call gives up well inside the functions' 10 s timeout.
-_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
+CONNECT_TIMEOUT_SECONDS = 1
+READ_TIMEOUT_SECONDS = 2
+ATTEMPT_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+MAX_ATTEMPTS = 2
+BUDGET_SECONDS = 6.0
+_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+)
+_deadline: ContextVar[float | None] = ContextVar("aws_deadline", default=None)
 
 RETRY_AFTER_SECONDS = 2
 
@@ -42,9 +59,32 @@ _THROTTLED_TRANSACTION_REASONS = frozenset(
 )
 
 
+class OutOfTime(BotoCoreError):
+    fmt = "No time left in this invocation for another AWS call"
+
+
+@contextmanager
+def time_budget() -> Iterator[None]:
+    """AWS calls made inside may start an attempt only while it can end within BUDGET_SECONDS."""
+    token = _deadline.set(time.monotonic() + BUDGET_SECONDS)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _check_deadline(**_: Any) -> None:
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() + ATTEMPT_SECONDS > deadline:
+        raise OutOfTime()
+
+
 @functools.cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
+    made = boto3.client(service, config=_CONFIG)
+    # Before every attempt, retries included (botocore does not retry this error).
+    made.meta.events.register_first("before-send", _check_deadline)
+    return made
 
 
 def error_code(error: ClientError) -> str:

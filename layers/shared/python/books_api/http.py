@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     ResponseValidationError,
 )
 
+from books_api import aws
 from books_api.config import cors_allow_origin
 from books_api.errors import (
     ApiError,
@@ -96,6 +97,11 @@ def _validation_error(error: RequestValidationError) -> BadRequest:
     return BadRequest("Invalid request", errors=errors)
 
 
+def _within_time_budget(app: APIGatewayRestResolver, next_middleware: Any) -> Response:
+    with aws.time_budget():
+        return next_middleware(app)
+
+
 def resolver() -> APIGatewayRestResolver:
     cors = CORSConfig(
         allow_origin=cors_allow_origin(), allow_headers=["Authorization", "Content-Type"], max_age=600
@@ -103,6 +109,7 @@ def resolver() -> APIGatewayRestResolver:
     # A response that breaks its route's declared type is our bug: a 500, never a client's 400.
     app = APIGatewayRestResolver(cors=cors, enable_validation=True, response_validation_error_http_code=500)
     app._request_validation_middleware = _BodyGuardedValidation()
+    app.use(middlewares=[_within_time_budget])
 
     @app.exception_handler(ApiError)
     def api_error(error: ApiError) -> Response:
