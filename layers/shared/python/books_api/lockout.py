@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from books_api import aws
 from books_api.config import LockoutSettings
-from books_api.errors import TooManyRequests
+from books_api.errors import ServiceUnavailable, TooManyRequests
 
 
 class LoginThrottle:
@@ -60,19 +60,31 @@ class LoginThrottle:
             raise
 
     def record_failure(self, username: str, *, now: int) -> None:
-        """Count one failure (atomically); the one that reaches the threshold sets the lock."""
+        """Count one failure (atomically); the one that reaches the threshold sets the lock.
+
+        Within the window a failure adds one; otherwise it starts a new window, but only if no
+        one else just did (else two simultaneous first failures would both count as the first):
+        whoever loses that race adds one to the window the winner started.
+        """
         expiry = self._expiry(now)
-        record = self._update(
-            username,
-            "SET failures = failures + :one, expires_at = :exp",
-            "window_start > :cutoff",
-            {":one": {"N": "1"}, ":exp": expiry, ":cutoff": {"N": str(now - self.settings.window_seconds)}},
-        ) or self._update(
-            username,
-            "SET failures = :one, window_start = :now, expires_at = :exp",
-            None,
-            {":one": {"N": "1"}, ":now": {"N": str(now)}, ":exp": expiry},
-        )
+        cutoff = {":cutoff": {"N": str(now - self.settings.window_seconds)}}
+        record = None
+        for _ in range(2):
+            record = self._update(
+                username,
+                "SET failures = failures + :one, expires_at = :exp",
+                "window_start > :cutoff",
+                {":one": {"N": "1"}, ":exp": expiry, **cutoff},
+            ) or self._update(
+                username,
+                "SET failures = :one, window_start = :now, expires_at = :exp",
+                "attribute_not_exists(window_start) OR window_start <= :cutoff",
+                {":one": {"N": "1"}, ":now": {"N": str(now)}, ":exp": expiry, **cutoff},
+            )
+            if record is not None:
+                break
+        if record is None:
+            raise ServiceUnavailable(retry_after=aws.RETRY_AFTER_SECONDS)
         failures = int(record["failures"]["N"])
         if failures < self.settings.threshold:
             return
