@@ -1,0 +1,105 @@
+"""What the static scans rely on: safe minimum versions of the security libraries (in place of
+pip-audit, which cannot reach its database from here and passes falsely), exact pins for the
+scanners, a reason for every checkov skip, and a SAM transform that shows checkov the policies."""
+
+from __future__ import annotations
+
+import re
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from local_api.template import ROOT
+from tools.sam_transform import transformed
+
+# Each minimum is the first release without a known vulnerability that affects this code, or with
+# the behaviour it relies on (bcrypt 5 refuses passwords past 72 bytes instead of truncating).
+MINIMUM_SAFE = {"pyjwt": Version("2.13"), "bcrypt": Version("5")}
+PIN_FILES = ["layers/deps/requirements.txt", "constraints.txt", "requirements-scan.txt"]
+
+
+def pins(path: str) -> dict[str, Requirement]:
+    found = {}
+    for line in (ROOT / path).read_text().splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text and not text.startswith("-"):
+            requirement = Requirement(text)
+            found[requirement.name.lower().replace("_", "-")] = requirement
+    return found
+
+
+def pinned_version(requirement: Requirement) -> Version:
+    (specifier,) = requirement.specifier
+    assert specifier.operator == "==", requirement
+    return Version(specifier.version)
+
+
+@pytest.mark.parametrize("path", PIN_FILES)
+def test_every_dependency_is_pinned_exactly(path: str) -> None:
+    requirements = pins(path)
+    assert requirements
+    for requirement in requirements.values():
+        pinned_version(requirement)
+
+
+@pytest.mark.parametrize("package", sorted(MINIMUM_SAFE))
+@pytest.mark.parametrize("path", ["layers/deps/requirements.txt", "constraints.txt"])
+def test_security_libraries_are_pinned_at_or_above_their_safe_minimum(path: str, package: str) -> None:
+    assert pinned_version(pins(path)[package]) >= MINIMUM_SAFE[package]
+
+
+@pytest.mark.parametrize("package", sorted(MINIMUM_SAFE))
+def test_the_tests_run_the_pinned_security_libraries(package: str) -> None:
+    assert Version(version(package)) == pinned_version(pins("layers/deps/requirements.txt")[package])
+
+
+def test_every_checkov_skip_gives_its_reason() -> None:
+    lines = (ROOT / "checkov.yaml").read_text().splitlines()
+    start = lines.index("skip-check:")
+    skipped = []
+    reason = False
+    for line in lines[start + 1 :]:
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            reason = True
+        elif match := re.fullmatch(r"- (CKV2?_AWS_\d+)", stripped):
+            assert reason, f"{match.group(1)} is skipped without a comment saying why"
+            skipped.append(match.group(1))
+        elif stripped:
+            break
+        else:
+            reason = False
+    assert skipped
+    assert len(skipped) == len(set(skipped))
+
+
+def test_the_transform_shows_each_function_its_role_and_policies() -> None:
+    resources = transformed()["Resources"]
+    functions = {name: res for name, res in resources.items() if res["Type"] == "AWS::Lambda::Function"}
+    assert len(functions) == 5
+    for name, function in functions.items():
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        assert role["Type"] == "AWS::IAM::Role"
+        assert role["Properties"]["Policies"], name
+
+
+def test_access_logs_record_no_header_query_or_body() -> None:
+    """So no token (Authorization header, or one sent in a query string) reaches the access log."""
+    stage = next(
+        res for res in transformed()["Resources"].values() if res["Type"] == "AWS::ApiGateway::Stage"
+    )
+    log_format = stage["Properties"]["AccessLogSetting"]["Format"]
+    variables = re.findall(r"\$context\.[A-Za-z.]+", log_format)
+    assert "$context.requestId" in variables and "$context.status" in variables
+    assert "$input" not in log_format
+    assert not [name for name in variables if re.search(r"header|querystring|body", name, re.IGNORECASE)]
+
+
+def test_the_scan_venv_is_not_the_test_venv() -> None:
+    """checkov's dependencies would break aws-sam-cli's pins: it has its own venv."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "requirements-scan.txt" in makefile
+    assert "checkov" not in Path(ROOT / "requirements-dev.txt").read_text()

@@ -1,0 +1,64 @@
+"""template.yaml as CloudFormation sees it after the SAM transform, for scanners (checkov).
+
+The raw SAM template hides what the transform generates (each function's role and policies, the
+API's stage and methods, the layer versions), so a scanner that reads it checks too little.
+``sam package`` would upload the code and put S3 URIs in place of the local folders; here the
+folders become placeholder S3 URIs instead, so the transform runs offline.
+
+    python -m tools.sam_transform [OUTPUT.json]
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+from samcli.yamlhelper import yaml_parse
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+REGION = "us-east-1"
+_CODE_PROPERTIES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
+
+
+def packaged(template: dict[str, Any]) -> dict[str, Any]:
+    """``template`` with each local code folder replaced by an S3 URI, as ``sam package`` leaves it."""
+    result = copy.deepcopy(template)
+    for name, resource in result["Resources"].items():
+        prop = _CODE_PROPERTIES.get(resource["Type"])
+        if prop and isinstance(resource["Properties"].get(prop), str):
+            resource["Properties"][prop] = f"s3://books-api-artifacts/{name}.zip"
+    return result
+
+
+def transformed(template_path: Path = TEMPLATE) -> dict[str, Any]:
+    """The CloudFormation template the SAM transform makes of ``template_path``, with no AWS call:
+    the region is fixed and the template names no managed policy that would need an IAM lookup."""
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its feature-toggle chatter
+    template = packaged(yaml_parse(template_path.read_text()))
+    parameters: dict[str, Any] = {}
+    to_py27_compatible_template(template, parameters)
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
+    result = translator.translate(template, parameter_values=parameters, get_managed_policy_map=dict)
+    return undo_mark_unicode_str_in_template(result)
+
+
+def main(argv: list[str]) -> int:
+    text = json.dumps(transformed(), indent=1, sort_keys=True) + "\n"
+    if len(argv) > 1:
+        Path(argv[1]).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
