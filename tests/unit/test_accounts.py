@@ -92,7 +92,8 @@ def test_racing_signups_for_one_name_give_exactly_one_201(lambdas: Functions) ->
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"username": "al", "password": PASSWORD}, "username"),
+        ({"username": "-al", "password": PASSWORD}, "username"),
+        ({"username": "", "password": PASSWORD}, "username"),
         ({"username": "a" * 33, "password": PASSWORD}, "username"),
         ({"username": "al ice", "password": PASSWORD}, "username"),
         ({"username": "ålice", "password": PASSWORD}, "username"),

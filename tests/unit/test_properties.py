@@ -64,7 +64,7 @@ def field_of(error: BadRequest) -> str:
 
 # --- usernames ---------------------------------------------------------------------------------
 
-USERNAME = r"[a-z0-9][a-z0-9._-]{1,30}[a-z0-9]"
+USERNAME = r"[a-z0-9](?:[a-z0-9._-]{0,30}[a-z0-9])?"
 
 
 @FAST
@@ -75,7 +75,7 @@ def test_any_username_is_a_valid_key_or_a_username_error(raw: str) -> None:
     except BadRequest as error:
         assert field_of(error) == "username"
         return
-    assert 3 <= len(name) <= 32
+    assert 1 <= len(name) <= 32
     assert name.isascii() and name == name.lower() == name.strip()
     assert normalize_username(name) == name
 

@@ -17,7 +17,7 @@ from books_api.books import BookFields
 class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    username: str = Field(max_length=256, description="3 to 32 characters; case-insensitive")
+    username: str = Field(max_length=256, description="1 to 32 characters; case-insensitive")
     password: str = Field(max_length=1024, description="8 to 128 characters; not a common password")
 
 

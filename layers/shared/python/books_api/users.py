@@ -14,20 +14,20 @@ READER = "reader"
 ADMIN = "admin"
 ROLES = (READER, ADMIN)
 
-_USERNAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{1,30}[a-z0-9])")
+_USERNAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,30}[a-z0-9])?")
 
 
 def normalize_username(raw: str) -> str:
     """NFKC then case-fold, so "Alice", "ALICE" and its full-width form are one key; then the allowed shape.
 
-    3 to 32 characters: ASCII letters and digits, with ".", "_" or "-" inside. Keeping names
+    1 to 32 characters: ASCII letters and digits, with ".", "_" or "-" inside. Keeping names
     ASCII rules out look-alike names from other scripts.
     """
     name = unicodedata.normalize("NFKC", raw).casefold().strip()
     if not _USERNAME.fullmatch(name):
         raise field_error(
             "username",
-            "must be 3 to 32 characters: letters, digits, and '.', '_' or '-' between them",
+            "must be 1 to 32 characters: letters, digits, and '.', '_' or '-' between them",
         )
     return name
 
