@@ -26,6 +26,7 @@ from books_api import aws
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
 from books_api.errors import ApiError, ConfigError
+from books_api.rotation import KeyRotation
 from books_api.users import ADMIN, READER, normalize_username
 from local_api.state import DEFAULT_PORT, default_state_file, read_state
 from local_api.template import Stack
@@ -120,7 +121,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m admin_cli",
-        description="Create a user with a role (the first admin) or reset a password.",
+        description="Create a user with a role (the first admin), reset a password, rotate the signing key.",
         epilog="The password is read from stdin, or asked for when stdin is a terminal.",
     )
     target = parser.add_mutually_exclusive_group()
@@ -144,7 +145,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     reset = commands.add_parser("reset-password", help="set a user's password (its sessions end)")
     reset.add_argument("username")
+    commands.add_parser(
+        "rotate-signing-key",
+        help="rotate the signing key now (tokens it signed stay valid through one more rotation)",
+    )
     return parser
+
+
+def rotate_signing_key(environment: Mapping[str, str], *, local: bool) -> dict:
+    """On a stack, ask Secrets Manager to rotate (it runs the rotation function); locally, where
+    nothing drives a rotation, run the rotation function's four steps in order."""
+    aws.client.cache_clear()
+    secret = environment["SIGNING_SECRET_ARN"]
+    client = aws.client("secretsmanager")
+    if local:
+        version = KeyRotation(client).rotate_now(secret)
+    else:
+        version = client.rotate_secret(SecretId=secret, RotateImmediately=True)["VersionId"]
+    return {"secret": secret, "version": version}
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
@@ -154,6 +172,9 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
             environment = stack_environment(args.stack_name, args.region)
         else:
             environment = local_environment(args.state_file or default_state_file(args.port))
+        if args.command == "rotate-signing-key":
+            print(json.dumps(rotate_signing_key(environment, local=not args.stack_name)))
+            return 0
         store = accounts(environment)
         password = read_password(stdin or sys.stdin)
         if args.command == "create-user":
