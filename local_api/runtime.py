@@ -1,10 +1,11 @@
-"""The Lambda runtime of the local server: one warm worker process per function, no Docker.
+"""The Lambda runtime of the local server: warm worker processes per function, no Docker.
 
 ``WorkerRunner`` stands where SAM CLI's Docker-backed ``LocalLambdaRunner`` stands for
 ``LocalApigwService``: the same ``invoke(function_identifier, event, stdout=...)`` and
-``is_debugging()``. Each function's worker (``local_api/worker.py``) runs one invocation at a
-time under the function's template ``Timeout``; a worker that crashes or times out is replaced,
-and that invocation fails the way a Lambda invocation does, with an error payload.
+``is_debugging()``. Each worker (``local_api/worker.py``) runs one invocation at a time under the
+function's template ``Timeout``, and overlapping invocations get more workers, as Lambda scales
+out; a worker that crashes or times out is replaced, and that invocation fails the way a Lambda
+invocation does, with an error payload.
 """
 
 from __future__ import annotations
@@ -254,14 +255,55 @@ class Worker:
             self._close_pipes()
 
 
-class WorkerRunner:
-    """The lambda runner ``LocalApigwService`` calls, backed by one warm ``Worker`` per function."""
+class FunctionPool:
+    """One function's execution environments, as Lambda scales them: an idle warm worker serves
+    the next invocation; when every worker is busy a new one starts (a cold start), up to
+    ``max_concurrency``, past which invocations wait for a worker to come free."""
 
-    def __init__(self, specs: Iterable[FunctionSpec]) -> None:
-        self.workers = {spec.name: Worker(spec) for spec in specs}
+    def __init__(self, spec: FunctionSpec, *, max_concurrency: int) -> None:
+        self.spec = spec
+        self.max_concurrency = max_concurrency
+        self.workers = [Worker(spec)]
+        self._idle = list(self.workers)
+        self._free = threading.Condition()
+
+    @contextmanager
+    def worker(self) -> Iterator[Worker]:
+        with self._free:
+            while not self._idle and len(self.workers) >= self.max_concurrency:
+                self._free.wait()
+            if self._idle:
+                worker = self._idle.pop()
+            else:
+                worker = Worker(self.spec)
+                worker.start()
+                self.workers.append(worker)
+        try:
+            with worker.lock:
+                yield worker
+        finally:
+            with self._free:
+                self._idle.append(worker)
+                self._free.notify()
+
+
+class WorkerRunner:
+    """The lambda runner ``LocalApigwService`` calls, backed by a pool of warm workers per function
+    (one at first; more, up to ``max_concurrency``, while invocations overlap)."""
+
+    def __init__(self, specs: Iterable[FunctionSpec], *, max_concurrency: int = 4) -> None:
+        self.pools = {spec.name: FunctionPool(spec, max_concurrency=max_concurrency) for spec in specs}
+
+    @property
+    def workers(self) -> dict[str, Worker]:
+        """Each function's first worker (the one started with the server)."""
+        return {name: pool.workers[0] for name, pool in self.pools.items()}
+
+    def _all_workers(self) -> list[Worker]:
+        return [worker for pool in self.pools.values() for worker in list(pool.workers)]
 
     def start(self) -> None:
-        """Start every worker and wait until each has imported its handler (warm)."""
+        """Start every function's first worker and wait until each has imported its handler (warm)."""
         for worker in self.workers.values():
             worker.start()
         for name, worker in self.workers.items():
@@ -273,9 +315,9 @@ class WorkerRunner:
                     worker.restart()
 
     def stop(self) -> None:
-        for worker in self.workers.values():
+        for worker in self._all_workers():
             worker.close()
-        for worker in self.workers.values():
+        for worker in self._all_workers():
             worker.stop()
 
     def pids(self) -> dict[str, int | None]:
@@ -286,10 +328,10 @@ class WorkerRunner:
 
     def call(self, function_name: str, event: str) -> str:
         """The function's JSON result for a JSON event; raises FunctionFailed like a failed Invoke."""
-        worker = self.workers.get(function_name)
-        if worker is None:
+        pool = self.pools.get(function_name)
+        if pool is None:
             raise FunctionNotFound(f"Unable to find a function with name '{function_name}'")
-        with worker.lock:
+        with pool.worker() as worker:
             return worker.invoke(event)
 
     def invoke(

@@ -1,4 +1,4 @@
-"""The local server: moto, the template's tables and secrets, one warm worker per function, and
+"""The local server: moto, the template's tables and secrets, warm workers for each function, and
 SAM CLI's API Gateway in front, all on 127.0.0.1.
 
     .venv/bin/python -m local_api [--port 3000] [--env-vars FILE] [--parameter-overrides K=V ...]
@@ -30,7 +30,7 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from local_api import REGION, STACK_NAME
+from local_api import REGION, STACK_NAME, moto_atomic
 from local_api.gateway import Gateway
 from local_api.runtime import FAKE_CREDENTIALS, WorkerRunner, function_spec
 from local_api.state import DEFAULT_PORT, default_state_file, write_state
@@ -84,8 +84,10 @@ class LocalServer:
         parameters: Mapping[str, str] | None = None,
         env_vars: Mapping[str, Mapping[str, str]] | None = None,
         state_file: Path | None = None,
+        max_concurrency: int = 4,
     ) -> None:
         self.host = host
+        self.max_concurrency = max_concurrency
         self.port = port
         self.moto_host = moto_host
         self.moto_port = moto_port
@@ -114,7 +116,9 @@ class LocalServer:
         return f"http://{self.host}:{self.http.server_port}"
 
     def start_moto(self) -> None:
-        """moto's server, with the template's tables and secrets created in it."""
+        """moto's server, with the template's tables and secrets created in it, and DynamoDB's
+        per-request atomicity (moto_atomic), which its threaded server would otherwise lack."""
+        moto_atomic.install()
         self.moto = ThreadedMotoServer(ip_address=self.moto_host, port=self.moto_port, verbose=False)
         self.moto.start()
         clients = {
@@ -205,7 +209,7 @@ class LocalServer:
         self.start_moto()
         self.load_template()
         if serve:
-            self.runner = WorkerRunner(self.specs())
+            self.runner = WorkerRunner(self.specs(), max_concurrency=self.max_concurrency)
             gateway = Gateway(self.api, self.runner, self.stack, host=self.host, port=self.port)
             gateway.create()
             # Bound now, so the state file can name the port; served once every worker is warm.
@@ -264,6 +268,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--moto-port", type=int, default=0, help="moto's port (default: a free one)")
     parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=4,
+        help="warm workers a function may scale out to while invocations overlap (default 4)",
+    )
+    parser.add_argument(
         "--moto-only",
         action="store_true",
         help="only start moto with the template's resources, for sam local start-api (see docs/LOCAL.md)",
@@ -296,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parameters=parse_parameter_overrides(args.parameter_overrides),
         env_vars=read_env_vars_file(args.env_vars),
         state_file=args.state_file,
+        max_concurrency=max(1, args.max_concurrency),
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

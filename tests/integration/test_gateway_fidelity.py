@@ -206,20 +206,38 @@ def test_a_timeout_is_a_502_at_the_template_timeout_and_the_worker_is_replaced(c
     assert pid(client) != before
 
 
-def test_one_invocation_at_a_time_in_one_warm_worker(client: Client) -> None:
+def overlapping(client: Client, count: int) -> list[dict]:
     replies: list[dict] = []
 
     def call() -> None:
         replies.append(echoed(client.get("/health?sleep=0.3")))
 
-    threads = [threading.Thread(target=call) for _ in range(2)]
+    threads = [threading.Thread(target=call) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
-    first, second = sorted(replies, key=lambda reply: reply["started"])
+    return sorted(replies, key=lambda reply: reply["started"])
+
+
+def test_overlapping_invocations_scale_out_each_worker_one_at_a_time(client: Client) -> None:
+    first, second = overlapping(client, 2)
+    assert first["pid"] != second["pid"]
+    assert second["started"] < first["ended"]  # side by side, in two execution environments
+    again = echoed(client.get("/health"))
+    assert again["pid"] in {first["pid"], second["pid"]}
+    assert again["call"] > 1  # a warm worker: its module was imported once
+
+
+def test_past_the_concurrency_limit_invocations_wait_their_turn(tmp_path: Path) -> None:
+    server = FakeFunctionsServer(port=0, state_file=tmp_path / "state.json", max_concurrency=1)
+    try:
+        server.start()
+        first, second = overlapping(Client(server.url), 2)
+    finally:
+        server.stop()
     assert first["pid"] == second["pid"]
-    assert second["call"] == first["call"] + 1  # the module was imported once
+    assert second["call"] == first["call"] + 1
     assert second["started"] >= first["ended"]
 
 

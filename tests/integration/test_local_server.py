@@ -107,3 +107,23 @@ def test_a_second_server_runs_beside_the_first_and_stops_leaving_no_process(
     assert not accepts_connections(server.state["moto_endpoint"])
     assert not server.state_file.exists()
     assert Client(local_server.url).get("/health").status == 200  # the first one is untouched
+
+
+def test_overlapping_invocations_scale_a_function_out_up_to_its_limit(
+    local_server: ServerProcess, client: Client
+) -> None:
+    start = threading.Barrier(8)
+
+    def call() -> None:
+        start.wait()
+        assert client.post("/auth/refresh", body={"refresh_token": "not-a-token"}).status == 401
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    login_workers = [
+        pid for pid, cwd in children(local_server.pid).items() if cwd == ROOT / "functions/login"
+    ]
+    assert 1 < len(login_workers) <= 4
