@@ -16,7 +16,10 @@ answers differently from a deployed REST API, each noted where it is fixed:
 - the template's ``Cors`` answers preflight requests only: a function's responses carry the
   CORS headers the function sets, as with a proxy integration (SAM CLI adds them to all);
 - errors the gateway itself answers go through the template's ``GatewayResponses``;
-- a method the template does not define (``HEAD`` included) is a 403 "Missing Authentication Token".
+- a method the template does not define (``HEAD`` included) is a 403 "Missing Authentication Token";
+- a request body that is not UTF-8 (and matches no binary media type) reaches the function as
+  text with each invalid byte replaced by U+FFFD, as API Gateway passes a text payload: garbled,
+  never refused (SAM CLI: 502).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 from flask import Response, abort, g, jsonify, make_response, request
 from samcli.lib.providers.provider import Api
 from samcli.local.apigw.authorizers.lambda_authorizer import LambdaAuthorizer
+from samcli.local.apigw.event_constructor import _should_base64_encode
 from samcli.local.apigw.exceptions import AuthorizerUnauthorizedRequest, InvalidLambdaAuthorizerResponse
 from samcli.local.apigw.local_apigw_service import LocalApigwService
 from samcli.local.apigw.route import Route
@@ -156,6 +160,19 @@ def _explicitly_denied(authorizer: LambdaAuthorizer, policy: dict[str, Any], met
     )
 
 
+def _as_text_payload(flask_request: Any, binary_types: list[str]) -> None:
+    """Replace the bytes of a body that is not UTF-8 (and not binary) with U+FFFD, as API Gateway
+    does with a text payload; SAM CLI would fail to decode it and answer 502."""
+    data = flask_request.get_data()
+    if not data or _should_base64_encode(binary_types, flask_request.mimetype):
+        return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        # werkzeug's cache of the body, which get_data() returns from now on.
+        flask_request._cached_data = data.decode("utf-8", errors="replace").encode("utf-8")
+
+
 def _message(response: Response) -> str | None:
     try:
         body = json.loads(response.get_data())
@@ -198,6 +215,7 @@ class Gateway(LocalApigwService):
             abort(404)
 
     def _generate_lambda_event(self, flask_request: Any, route: Route, method: str, endpoint: str) -> dict:
+        _as_text_payload(flask_request, self.api.binary_media_types)
         event = super()._generate_lambda_event(flask_request, route, method, endpoint)
         # SAM CLI's RequestContext fixes requestId and the time once, at import.
         now = datetime.now(UTC)
