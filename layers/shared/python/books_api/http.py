@@ -64,8 +64,19 @@ def _check_body(event: Any) -> None:
         raise UnsupportedMediaType()
 
 
+def _refuse_array(event: Any) -> None:
+    """400 for a JSON array: Powertools would validate its first item as the body (``[body, junk]``
+    passing as ``body``, ``[null]`` as no body at all)."""
+    try:
+        body = event.json_body
+    except ValueError:  # not JSON: Powertools says so as it parses the body again
+        return
+    if isinstance(body, list):
+        raise BadRequest("Invalid request", errors=[{"field": "body", "message": "must be a JSON object"}])
+
+
 class _BodyGuardedValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools' request validation, after the size and content-type checks.
+    """Powertools' request validation, after the size, content-type and JSON object checks.
 
     Powertools runs request validation before any user middleware, and it would parse a form
     or a multi-megabyte body before a middleware could refuse it; so the checks run here.
@@ -73,6 +84,8 @@ class _BodyGuardedValidation(OpenAPIRequestValidationMiddleware):
 
     def handler(self, app: Any, next_middleware: Any) -> Response:
         _check_body(app.current_event)
+        if app.context["_route"].dependant.body_params:
+            _refuse_array(app.current_event)
         return super().handler(app, next_middleware)
 
 
