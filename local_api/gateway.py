@@ -11,7 +11,8 @@ answers differently from a deployed REST API, each noted where it is fixed:
 - the authorizer's context reaches the function as API Gateway passes it: values as strings,
   with ``principalId`` and ``integrationLatency``; an explicit Deny wins over an Allow;
 - its policy is cached per token for the template's ``ReauthorizeEvery`` and evaluated against
-  each request's method ARN, as API Gateway's authorizer cache does;
+  each request's method ARN, as API Gateway's authorizer cache does, with IAM's wildcards
+  (SAM CLI's ``*`` did not match a newline in a path parameter);
 - each request gets its own ``requestId`` and time, and ``requestContext.path`` is the stage path;
 - the template's ``Cors`` answers preflight requests only: a function's responses carry the
   CORS headers the function sets, as with a proxy integration (SAM CLI adds them to all);
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -50,6 +52,7 @@ LOG = logging.getLogger("local_api")
 DEFAULT_AUTHORIZER_TTL_SECONDS = 300
 AUTHORIZER_CACHE_MAX_ENTRIES = 10_000
 CORS_HEADER_PREFIX = "access-control-"
+INVOKE_ACTION = "execute-api:Invoke"
 
 # (status, SAM CLI's message) -> the API Gateway response type it corresponds to.
 _RESPONSE_TYPES = {
@@ -148,16 +151,32 @@ def _context_value(value: Any) -> str:
     raise AuthorizerFailed("authorizer context values must be strings, numbers or booleans")
 
 
-def _explicitly_denied(authorizer: LambdaAuthorizer, policy: dict[str, Any], method_arn: str) -> bool:
-    """True if a Deny statement covers ``method_arn`` (SAM CLI only looks for an Allow)."""
-    statements = policy.get("policyDocument", {}).get("Statement", [])
-    denials = [
-        dict(statement, Effect="Allow") for statement in statements if statement.get("Effect") == "Deny"
-    ]
-    # SAM CLI's own resource matching, applied to the Deny statements.
-    return bool(denials) and authorizer._is_resource_authorized(
-        {"policyDocument": {"Statement": denials}}, method_arn
-    )
+def _iam_pattern(value: str) -> re.Pattern[str]:
+    """An IAM action or resource with wildcards: ``*`` is any characters (a newline too), ``?`` one.
+
+    SAM CLI turns ``*`` into the regex ``.*`` without escaping the rest or matching newlines, so a
+    path parameter holding ``%0A`` fell outside ``GET/books/*`` and was denied (403).
+    """
+    parts = (".".join(map(re.escape, part.split("?"))) for part in value.split("*"))
+    return re.compile(".*".join(parts), re.DOTALL)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _policy_covers(policy: dict[str, Any], method_arn: str, effect: str) -> bool:
+    """True if a statement of ``effect`` ("Allow" or "Deny") grants execute-api:Invoke on ``method_arn``."""
+    for statement in _as_list(policy.get("policyDocument", {}).get("Statement", [])):
+        if not isinstance(statement, dict) or statement.get("Effect") != effect:
+            continue
+        actions = [a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)]
+        resources = [r for r in _as_list(statement.get("Resource", [])) if isinstance(r, str)]
+        if any(_iam_pattern(action).fullmatch(INVOKE_ACTION) for action in actions) and any(
+            _iam_pattern(resource).fullmatch(method_arn) for resource in resources
+        ):
+            return True
+    return False
 
 
 def _as_text_payload(flask_request: Any, binary_types: list[str]) -> None:
@@ -257,13 +276,14 @@ class Gateway(LocalApigwService):
         else:
             output = cached
         try:
-            allowed = lambda_authorizer.is_valid_response(output, method_arn)
+            lambda_authorizer.is_valid_response(output, method_arn)  # its shape; the policy is ours
             context = lambda_authorizer.get_context(output)
         except InvalidLambdaAuthorizerResponse as invalid:
             raise AuthorizerFailed(str(invalid)) from None
         if cached is None and identity:
             self.authorizer_cache.put(name, identity, output)
-        if not allowed or _explicitly_denied(lambda_authorizer, json.loads(output), method_arn):
+        policy = json.loads(output)
+        if not _policy_covers(policy, method_arn, "Allow") or _policy_covers(policy, method_arn, "Deny"):
             raise AuthorizerUnauthorizedRequest(f"Request is not authorized for {method_arn}")
         authorizer = {key: _context_value(value) for key, value in context.items()}
         authorizer["integrationLatency"] = latency_ms
