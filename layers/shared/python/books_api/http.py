@@ -64,11 +64,14 @@ def _check_body(event: Any) -> None:
         raise UnsupportedMediaType()
 
 
-def _refuse_array(event: Any) -> None:
+def _check_json_shape(event: Any) -> None:
     """400 for a JSON array: Powertools would validate its first item as the body (``[body, junk]``
-    passing as ``body``, ``[null]`` as no body at all)."""
+    passing as ``body``, ``[null]`` as no body at all); 400 for JSON nested too deeply to parse,
+    whose RecursionError Powertools would let through as a 500."""
     try:
         body = event.json_body
+    except RecursionError:
+        raise BadRequest("Request body is nested too deeply") from None
     except ValueError:  # not JSON: Powertools says so as it parses the body again
         return
     if isinstance(body, list):
@@ -85,7 +88,7 @@ class _BodyGuardedValidation(OpenAPIRequestValidationMiddleware):
     def handler(self, app: Any, next_middleware: Any) -> Response:
         _check_body(app.current_event)
         if app.context["_route"].dependant.body_params:
-            _refuse_array(app.current_event)
+            _check_json_shape(app.current_event)
         return super().handler(app, next_middleware)
 
 
