@@ -5,10 +5,12 @@ the mapping of errors to JSON responses, and the caller named by the authorizer.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
@@ -118,12 +120,24 @@ def _within_time_budget(app: APIGatewayRestResolver, next_middleware: Any) -> Re
         return next_middleware(app)
 
 
+class _Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver with routes that match the whole path.
+
+    Its route patterns end in ``$``, which also matches before a final newline: ``/books/%0A``
+    reached the list and ``DELETE /books/<id>%0A`` deleted book ``<id>``. ``\\Z`` ends them.
+    """
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "") -> re.Pattern[str]:
+        return ApiGatewayResolver._compile_regex(rule, r"^{}/*\Z")
+
+
 def resolver() -> APIGatewayRestResolver:
     cors = CORSConfig(
         allow_origin=cors_allow_origin(), allow_headers=["Authorization", "Content-Type"], max_age=600
     )
     # A response that breaks its route's declared type is our bug: a 500, never a client's 400.
-    app = APIGatewayRestResolver(cors=cors, enable_validation=True, response_validation_error_http_code=500)
+    app = _Resolver(cors=cors, enable_validation=True, response_validation_error_http_code=500)
     app._request_validation_middleware = _BodyGuardedValidation()
     app.use(middlewares=[_within_time_budget])
 
