@@ -24,7 +24,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from books_api import aws
+from books_api import aws, budget
 from local_api.template import template
 from tests.unit.conftest import REGION, Functions
 
@@ -419,7 +419,7 @@ def test_the_worst_case_of_every_aws_call_fits_inside_every_function_timeout() -
     assert config.retries["total_max_attempts"] == aws.MAX_ATTEMPTS == 2
     # One retry after at most 2**0 s of backoff (botocore's standard mode); an attempt starts
     # only if it ends within the budget; then the function's own work needs a margin.
-    worst = aws.BUDGET_SECONDS + 2 ** (aws.MAX_ATTEMPTS - 2)
+    worst = budget.BUDGET_SECONDS + 2 ** (aws.MAX_ATTEMPTS - 2)
     globals_timeout = template()["Globals"]["Function"]["Timeout"]
     for name, resource in template()["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function":
@@ -430,7 +430,7 @@ def test_the_worst_case_of_every_aws_call_fits_inside_every_function_timeout() -
 @pytest.fixture
 def slow_aws(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Every attempt at ``service`` takes ``seconds``, then succeeds or times out, under a short budget."""
-    monkeypatch.setattr(aws, "BUDGET_SECONDS", 0.5)
+    monkeypatch.setattr(budget, "BUDGET_SECONDS", 0.5)
     monkeypatch.setattr(aws, "ATTEMPT_SECONDS", 0.2)
 
     def slow(service: str, seconds: float, *, then_time_out: bool = False) -> None:
@@ -455,7 +455,7 @@ def test_a_request_whose_calls_are_slow_stops_at_its_budget_with_a_503(
     response = lambdas.call("login", "POST", "/auth/login", body={"username": "alice", "password": PASSWORD})
     elapsed = time.monotonic() - started
     assert_unavailable(response, "slow login")
-    assert elapsed < aws.BUDGET_SECONDS + 0.3
+    assert elapsed < budget.BUDGET_SECONDS + 0.3
     # The session write was never sent: the only session is signup's.
     assert len([item for item in items(lambdas, "TokensTable") if item["pk"]["S"].startswith("FAMILY#")]) == 1
 
@@ -470,4 +470,4 @@ def test_an_authorizer_whose_key_read_is_slow_denies_within_its_budget(
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorize(lambdas, pair["access_token"])
     # The budget, and at most one backoff before the retry that the budget then refuses.
-    assert time.monotonic() - started < aws.BUDGET_SECONDS + 2 ** (aws.MAX_ATTEMPTS - 2) + 0.3
+    assert time.monotonic() - started < budget.BUDGET_SECONDS + 2 ** (aws.MAX_ATTEMPTS - 2) + 0.3

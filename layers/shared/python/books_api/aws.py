@@ -5,8 +5,9 @@ boto3 honours ``AWS_ENDPOINT_URL``, which is how the local server points them at
 
 Nothing waits past the functions' 10 s timeout: an attempt lasts at most ATTEMPT_SECONDS, a call
 makes at most MAX_ATTEMPTS attempts (one retry, after at most a second's backoff), and inside
-``time_budget`` (every API request, every authorizer call) an attempt starts only if it can end
-within BUDGET_SECONDS of the invocation's start; after that, calls fail with OutOfTime, a 503.
+``time_budget`` (``books_api.budget``: every API request, every authorizer call) an attempt starts
+only if it can end within BUDGET_SECONDS of the invocation's start; after that, calls fail with
+OutOfTime, a 503.
 Worst case: BUDGET_SECONDS + one backoff = 7 s, before the function's own work (a bcrypt check).
 """
 
@@ -16,29 +17,25 @@ import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from books_api import budget
+from books_api.budget import BUDGET_SECONDS, RETRY_AFTER_SECONDS, time_budget  # noqa: F401 - re-exported
 from books_api.errors import ServiceUnavailable
 
 CONNECT_TIMEOUT_SECONDS = 1
 READ_TIMEOUT_SECONDS = 2
 ATTEMPT_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
 MAX_ATTEMPTS = 2
-BUDGET_SECONDS = 6.0
 _CONFIG = Config(
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
     read_timeout=READ_TIMEOUT_SECONDS,
     retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
 )
-_deadline: ContextVar[float | None] = ContextVar("aws_deadline", default=None)
-
-RETRY_AFTER_SECONDS = 2
-
 _UNAVAILABLE_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -63,18 +60,8 @@ class OutOfTime(BotoCoreError):
     fmt = "No time left in this invocation for another AWS call"
 
 
-@contextmanager
-def time_budget() -> Iterator[None]:
-    """AWS calls made inside may start an attempt only while it can end within BUDGET_SECONDS."""
-    token = _deadline.set(time.monotonic() + BUDGET_SECONDS)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
-
-
 def _check_deadline(**_: Any) -> None:
-    deadline = _deadline.get()
+    deadline = budget.deadline()
     if deadline is not None and time.monotonic() + ATTEMPT_SECONDS > deadline:
         raise OutOfTime()
 
