@@ -38,6 +38,7 @@ WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 INIT_TIMEOUT_SECONDS = 10.0
 STOP_GRACE_SECONDS = 3.0
 FAKE_CREDENTIALS = {"key": "testing", "secret": "testing"}  # moto accepts any
+EXTENSION_PORT_VARIABLE = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
 
 
 class FunctionFailed(Exception):
@@ -70,10 +71,14 @@ def function_environment(
     overrides: Mapping[str, Mapping[str, str]],
     *,
     endpoint_url: str,
+    extension_port: int | None = None,
+    session_token: str | None = None,
 ) -> dict[str, str]:
     """Exactly what Lambda gives the function: its template variables (with ``--env-vars``-style
     overrides, which like SAM CLI's apply only to declared variables), the variables Lambda sets,
-    fake credentials, and ``AWS_ENDPOINT_URL`` pointing boto3 at moto."""
+    fake credentials (with ``session_token``), ``AWS_ENDPOINT_URL`` pointing boto3 at moto, and,
+    when the function reads secrets through the extension (its port variable is set), the port of
+    the local server's emulator of it (``local_api/extension.py``)."""
     file_overrides = {**overrides.get("Parameters", {}), **overrides.get(function.name, {})}
     resolved = EnvironmentVariables(
         function.name,
@@ -84,7 +89,11 @@ def function_environment(
         variables=stack.environment(function.name),
         shell_env_values={},
         override_values=file_overrides,
-        aws_creds={"region": stack.region, **FAKE_CREDENTIALS},
+        aws_creds={
+            "region": stack.region,
+            **FAKE_CREDENTIALS,
+            **({"sessiontoken": session_token} if session_token else {}),
+        },
     ).resolve()
     code_dir = ROOT / function.codeuri
     resolved.update(
@@ -98,6 +107,8 @@ def function_environment(
             "TZ": ":UTC",
         }
     )
+    if resolved.get(EXTENSION_PORT_VARIABLE) and extension_port is not None:
+        resolved[EXTENSION_PORT_VARIABLE] = str(extension_port)
     return resolved
 
 
@@ -107,6 +118,8 @@ def function_spec(
     overrides: Mapping[str, Mapping[str, str]],
     *,
     endpoint_url: str,
+    extension_port: int | None = None,
+    session_token: str | None = None,
 ) -> FunctionSpec:
     return FunctionSpec(
         name=function.name,
@@ -114,7 +127,14 @@ def function_spec(
         code_dir=ROOT / function.codeuri,
         layer_dirs=tuple(layer_python_dirs(function.name)),
         timeout=float(function.timeout or 3),
-        environment=function_environment(function, stack, overrides, endpoint_url=endpoint_url),
+        environment=function_environment(
+            function,
+            stack,
+            overrides,
+            endpoint_url=endpoint_url,
+            extension_port=extension_port,
+            session_token=session_token,
+        ),
     )
 
 

@@ -6,8 +6,11 @@ Start moto with the template's tables and secrets, reachable from Lambda's conta
 
 Then, in each function, every variable that names one of those resources gets its moto name
 (secrets by name: ``GetSecretValue`` takes a name as well as an ARN, and moto's ARNs end in a
-random suffix), and ``AWS_ENDPOINT_URL`` points boto3 at moto. SAM CLI applies ``--env-vars``
-only to variables the template declares, so each of these is declared there. Regenerate with::
+random suffix), and ``AWS_ENDPOINT_URL`` points boto3 at moto. The Parameters and Secrets
+extension is not there (SAM CLI skips a layer the template gives by ``!FindInMap``, and it would
+read AWS, not moto): an empty ``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` makes the functions read
+secrets with boto3, from moto too. SAM CLI applies ``--env-vars`` only to variables the template
+declares, so each of these is declared there. Regenerate with::
 
     .venv/bin/python -m local_api.samlocal > events/env.json
 """
@@ -31,6 +34,7 @@ from local_api.template import (
 
 DOCKER_MOTO_ENDPOINT = "http://host.docker.internal:5000"
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL"
+EXTENSION_PORT_VARIABLE = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
 CREATED_TYPES = ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
 
 
@@ -75,6 +79,8 @@ def env_vars(endpoint: str = DOCKER_MOTO_ENDPOINT) -> dict[str, dict[str, str]]:
         values = {name: stack.resolve(value) for name, value in declared.items() if refers_to(value, created)}
         if ENDPOINT_VARIABLE in declared:
             values[ENDPOINT_VARIABLE] = endpoint
+        if EXTENSION_PORT_VARIABLE in declared:
+            values[EXTENSION_PORT_VARIABLE] = ""
         if values:
             found[function] = dict(sorted(values.items()))
     return found

@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_api import REGION, STACK_NAME, moto_atomic
+from local_api.extension import ExtensionServer, SecretsExtension
 from local_api.gateway import Gateway
 from local_api.runtime import FAKE_CREDENTIALS, WorkerRunner, function_spec
 from local_api.state import DEFAULT_PORT, default_state_file, write_state
@@ -95,6 +97,9 @@ class LocalServer:
         self.env_vars = {name: dict(values) for name, values in (env_vars or {}).items()}
         self.state_file = state_file
         self.moto: ThreadedMotoServer | None = None
+        self.extension: ExtensionServer | None = None
+        # The functions' session token, which the extension's emulator requires of them.
+        self.session_token = secrets.token_urlsafe(24)
         self.runner: WorkerRunner | None = None
         self.http: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -121,17 +126,31 @@ class LocalServer:
         moto_atomic.install()
         self.moto = ThreadedMotoServer(ip_address=self.moto_host, port=self.moto_port, verbose=False)
         self.moto.start()
-        clients = {
-            service: boto3.client(
-                service,
-                endpoint_url=self.moto_endpoint,
-                region_name=REGION,
-                aws_access_key_id=FAKE_CREDENTIALS["key"],
-                aws_secret_access_key=FAKE_CREDENTIALS["secret"],
-            )
-            for service in ("dynamodb", "secretsmanager")
-        }
+        clients = {service: self._moto_client(service) for service in ("dynamodb", "secretsmanager")}
         create_resources(self.stack, clients["dynamodb"], clients["secretsmanager"])
+
+    def _moto_client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_endpoint,
+            region_name=REGION,
+            aws_access_key_id=FAKE_CREDENTIALS["key"],
+            aws_secret_access_key=FAKE_CREDENTIALS["secret"],
+        )
+
+    def start_extension(self) -> None:
+        """The Parameters and Secrets Lambda Extension's emulator, reading moto's secrets."""
+        client: list[Any] = []
+
+        def secretsmanager() -> Any:
+            if not client:  # made at the first request, by then moto is up
+                client.append(self._moto_client("secretsmanager"))
+            return client[0]
+
+        self.extension = ExtensionServer(
+            SecretsExtension(secretsmanager, lambda: self.session_token), host="127.0.0.1"
+        )
+        self.extension.start()
 
     def load_template(self) -> None:
         """The Api and functions as ``sam local start-api`` reads them from template.yaml."""
@@ -149,7 +168,14 @@ class LocalServer:
 
     def specs(self) -> list:
         return [
-            function_spec(function, self.stack, self.env_vars, endpoint_url=self.moto_endpoint)
+            function_spec(
+                function,
+                self.stack,
+                self.env_vars,
+                endpoint_url=self.moto_endpoint,
+                extension_port=self.extension.port if self.extension else None,
+                session_token=self.session_token,
+            )
             for function in self.functions.values()
         ]
 
@@ -159,6 +185,7 @@ class LocalServer:
             "url": self.url if self.http else None,
             "pid": os.getpid(),
             "moto_endpoint": self.moto_endpoint,
+            "secrets_extension_port": self.extension.port if self.extension else None,
             "stack": {
                 "name": self.stack.name,
                 "region": self.stack.region,
@@ -209,6 +236,7 @@ class LocalServer:
         self.start_moto()
         self.load_template()
         if serve:
+            self.start_extension()
             self.runner = WorkerRunner(self.specs(), max_concurrency=self.max_concurrency)
             gateway = Gateway(self.api, self.runner, self.stack, host=self.host, port=self.port)
             gateway.create()
@@ -239,6 +267,8 @@ class LocalServer:
             self.http.server_close()
         if self.runner is not None:
             self.runner.stop()
+        if self.extension is not None:
+            self.extension.stop()
         if self.moto is not None and self.moto._thread is not None:
             self.moto.stop()
         if self.state_file is not None:

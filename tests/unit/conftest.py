@@ -6,6 +6,7 @@ import base64
 import importlib.util
 import io
 import json
+import os
 import socket
 import sys
 import uuid
@@ -13,6 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
@@ -20,7 +22,9 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 
 from books_api import aws as books_aws
+from books_api import secret_source
 from local_api import moto_atomic
+from local_api.extension import SecretsExtension
 from local_api.template import ROOT, Stack, create_resources
 
 _client_factory = books_aws.client
@@ -51,6 +55,41 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _client_factory.cache_clear()
     yield
     _client_factory.cache_clear()
+
+
+@dataclass
+class FakeExtension:
+    """The Parameters and Secrets Lambda Extension in this process: the local server's emulator of
+    it (local_api/extension.py) over moto, reached through ``books_api.secret_source.http_get``
+    instead of a socket. Its Secrets Manager calls go through the functions' own client
+    (``books_api.aws.client``), since the extension calls with the function's credentials: fault
+    injection and the least-privilege recording see them as the function's calls.
+
+    ``requests`` lists each (secretId, versionStage) asked for; ``outage`` makes every answer
+    that HTTP status.
+    """
+
+    emulator: SecretsExtension
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    outage: int | None = None
+
+    def transport(self, port: int, target: str, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
+        query = {key: values[0] for key, values in parse_qs(urlsplit(target).query).items()}
+        self.requests.append((query.get("secretId", ""), query.get("versionStage", "")))
+        if self.outage is not None:
+            return self.outage, b'{"message": "injected outage"}'
+        return self.emulator.answer("GET", target, headers)
+
+
+@pytest.fixture(autouse=True)
+def secrets_extension(monkeypatch: pytest.MonkeyPatch) -> FakeExtension:
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "unit-test-session-token")
+    emulator = SecretsExtension(
+        lambda: books_aws.client("secretsmanager"), lambda: os.environ.get("AWS_SESSION_TOKEN", "")
+    )
+    fake = FakeExtension(emulator)
+    monkeypatch.setattr(secret_source, "http_get", fake.transport)
+    return fake
 
 
 def create_stack() -> Stack:

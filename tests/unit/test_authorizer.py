@@ -13,7 +13,7 @@ import pytest
 
 from books_api.keys import key_id
 from books_api.permissions import PROTECTED_ROUTES
-from tests.unit.conftest import REGION, STACK, Functions
+from tests.unit.conftest import REGION, STACK, FakeExtension, Functions
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"
 ISSUER = f"urn:books-api:{STACK}"
@@ -226,33 +226,34 @@ def test_a_refresh_token_in_place_of_an_access_token_is_denied(lambdas: Function
     assert_denied(lambdas, body["refresh_token"])
 
 
-def test_secrets_manager_unavailable_denies(lambdas: Functions, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("status", [500, 502, 400, 401])
+def test_secrets_manager_unavailable_denies(
+    lambdas: Functions, secrets_extension: FakeExtension, status: int
+) -> None:
     token = sign(lambdas, claims())
-    module = lambdas.module("authorizer")
-
-    def broken(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("Secrets Manager is down")
-
-    for stage in ("AWSCURRENT", "AWSPREVIOUS"):
-        monkeypatch.setattr(module.keys._provider(stage), "_get", broken)
+    lambdas.module("authorizer")
+    secrets_extension.outage = status
     assert_denied(lambdas, token)
 
 
-def test_warm_invocations_read_the_secret_once(lambdas: Functions, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warm_invocations_read_the_secret_once(lambdas: Functions, secrets_extension: FakeExtension) -> None:
     token = sign(lambdas, claims())
-    module = lambdas.module("authorizer")
-    provider = module.keys._provider("AWSCURRENT")
-    calls = []
-    real = provider._get
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs.get("VersionStage"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(provider, "_get", counting)
+    lambdas.module("authorizer")
     for _ in range(50):
         authorize(lambdas, token)
-    assert calls == ["AWSCURRENT"]
+    assert secrets_extension.requests == [(lambdas.stack.ref("SigningSecret"), "AWSCURRENT")]
+
+
+def test_a_token_of_the_previous_key_reads_it_once_and_stays_valid(
+    lambdas: Functions, secrets_extension: FakeExtension, rotate: Any
+) -> None:
+    old = sign(lambdas, claims())
+    rotate()
+    lambdas.module("authorizer")
+    for _ in range(20):
+        authorize(lambdas, old)
+    secret = lambdas.stack.ref("SigningSecret")
+    assert secrets_extension.requests == [(secret, "AWSCURRENT"), (secret, "AWSPREVIOUS")]
 
 
 def test_authorizer_logs_never_contain_the_token(

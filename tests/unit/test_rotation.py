@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 
 from books_api.keys import KeyRing, key_id
 from books_api.rotation import KeyRotation, RotationError
+from books_api.secret_source import ExtensionSecrets
+from local_api.extension import SecretsExtension
 from tests.unit.conftest import REGION, Functions
 
 PASSWORD = "violet-anchor-93-lantern"
@@ -87,12 +90,13 @@ def test_forged_kids_reread_the_secret_at_most_once_per_interval(lambdas: Functi
     calls: list[str] = []
     client.meta.events.register("before-call.secrets-manager.GetSecretValue", lambda **_: calls.append("get"))
     now = [0.0]
+    extension = SecretsExtension(lambda: client, lambda: os.environ["AWS_SESSION_TOKEN"])
     ring = KeyRing(
         lambdas.stack.ref("SigningSecret"),
         max_age=300,
         refresh_interval=30,
         clock=lambda: now[0],
-        client=client,
+        fetch=ExtensionSecrets(2773, transport=extension.transport),
     )
     ring.current()
     baseline = len(calls)

@@ -1,8 +1,10 @@
-"""The signing keys: Secrets Manager versions of one secret, read through Powertools' cache.
+"""The signing keys: Secrets Manager versions of one secret, read through a cache.
 
 A key's id (the JWT ``kid``) is its RFC 7638 thumbprint, so it names the secret version that
 holds the key without a lookup table. Signing uses AWSCURRENT; verification accepts AWSCURRENT
-and AWSPREVIOUS, so tokens signed just before a rotation stay valid until they expire.
+and AWSPREVIOUS, so tokens signed just before a rotation stay valid until they expire. Values
+come through ``books_api.secret_source`` (the Parameters and Secrets Lambda Extension on Lambda),
+so this module imports no AWS SDK.
 """
 
 from __future__ import annotations
@@ -12,17 +14,11 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.exceptions import ClientError
-
-from books_api import aws
+from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.errors import ServiceUnavailable
+from books_api.secret_source import CURRENT, PREVIOUS, Fetch, SecretCache, SecretNotFound, SecretUnavailable
 
-CURRENT = "AWSCURRENT"
-PREVIOUS = "AWSPREVIOUS"
 MIN_KEY_BYTES = 32
 
 
@@ -59,6 +55,8 @@ class KeyRing:
     A token naming a kid that neither cached version has may have been signed after a rotation
     this process has not seen yet: ``find`` then re-reads the secret, but at most once every
     ``refresh_interval`` seconds, so a flood of forged kids cannot hammer Secrets Manager.
+    ``fetch`` reads one version of a secret (``books_api.secret_source``; by default the
+    extension, or Secrets Manager's API when the function has no extension).
     """
 
     def __init__(
@@ -68,50 +66,40 @@ class KeyRing:
         max_age: int,
         refresh_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
-        client: Any | None = None,
+        fetch: Fetch | None = None,
     ) -> None:
         self.secret_arn = secret_arn
         self.max_age = max_age
         self.refresh_interval = refresh_interval
         self._clock = clock
-        self._client = client
-        # Powertools caches by name only, not by version stage: one provider per stage.
-        self._providers: dict[str, SecretsProvider] = {}
-        self._no_previous_until = float("-inf")
+        self._secrets = SecretCache(fetch, max_age=max_age, clock=clock)
+        self._keys: dict[str, SigningKey] = {}
         self._last_refresh = float("-inf")
 
-    def _provider(self, stage: str) -> SecretsProvider:
-        if stage not in self._providers:
-            self._providers[stage] = SecretsProvider(
-                boto3_client=self._client or aws.client("secretsmanager")
-            )
-        return self._providers[stage]
+    def _key(self, value: str) -> SigningKey:
+        """The key of a secret value, its thumbprint computed once per value."""
+        key = self._keys.get(value)
+        if key is None:
+            if len(self._keys) >= 4:  # only rotations change the values
+                self._keys.clear()
+            key = self._keys[value] = SigningKey.from_secret_string(value)
+        return key
 
     def _read(self, stage: str, *, force: bool) -> SigningKey | None:
-        if stage == PREVIOUS and not force and self._clock() < self._no_previous_until:
-            return None
         try:
-            value = self._provider(stage).get(
-                self.secret_arn, max_age=self.max_age, force_fetch=force, VersionStage=stage
-            )
-        except GetParameterError as error:
-            cause = error.__context__
-            if (
-                stage == PREVIOUS
-                and isinstance(cause, ClientError)
-                and aws.error_code(cause) == "ResourceNotFoundException"
-            ):
-                self._no_previous_until = self._clock() + self.max_age
+            value = self._secrets.get(self.secret_arn, stage, force=force)
+        except SecretNotFound as error:
+            if stage == PREVIOUS:  # none before the first rotation
                 return None
-            raise KeyUnavailable(retry_after=aws.RETRY_AFTER_SECONDS) from error
-        if value is None:
-            raise KeyUnavailable(retry_after=aws.RETRY_AFTER_SECONDS)
-        return SigningKey.from_secret_string(value)
+            raise KeyUnavailable(retry_after=RETRY_AFTER_SECONDS) from error
+        except SecretUnavailable as error:
+            raise KeyUnavailable(retry_after=RETRY_AFTER_SECONDS) from error
+        return self._key(value)
 
     def current(self) -> SigningKey:
         key = self._read(CURRENT, force=False)
         if key is None:
-            raise KeyUnavailable(retry_after=aws.RETRY_AFTER_SECONDS)
+            raise KeyUnavailable(retry_after=RETRY_AFTER_SECONDS)
         return key
 
     def _lookup(self, kid: str, *, force: bool) -> SigningKey | None:

@@ -16,11 +16,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
-from books_api import aws
+from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.errors import BadRequest, ServiceUnavailable
+from books_api.secret_source import Fetch, SecretCache, SecretNotFound, SecretUnavailable
 
 MAX_TOKEN_LENGTH = 512
 _LABEL = b"books-api/next-token/v1"
@@ -42,22 +40,22 @@ def invalid() -> BadRequest:
 
 
 class _SecretDerivedKey:
-    """An HMAC key derived from a Secrets Manager secret read through Powertools' cache."""
+    """An HMAC key derived from a Secrets Manager secret, read through ``books_api.secret_source``
+    (the Parameters and Secrets Lambda Extension on Lambda) and cached for ``max_age`` seconds."""
 
-    def __init__(self, secret_arn: str, *, max_age: int) -> None:
+    def __init__(self, secret_arn: str, *, max_age: int, fetch: Fetch | None = None) -> None:
         self.secret_arn = secret_arn
-        self.max_age = max_age
-        self._provider: SecretsProvider | None = None
+        self._secrets = SecretCache(fetch, max_age=max_age)
+        self._derived: tuple[str, bytes] | None = None
 
     def __call__(self) -> bytes:
-        if self._provider is None:
-            self._provider = SecretsProvider(boto3_client=aws.client("secretsmanager"))
         try:
-            value = self._provider.get(self.secret_arn, max_age=self.max_age)
-        except GetParameterError as error:
-            raise ServiceUnavailable(retry_after=aws.RETRY_AFTER_SECONDS) from error
-        secret = value.encode() if isinstance(value, str) else value
-        return hmac.new(secret, _LABEL, hashlib.sha256).digest()
+            value = self._secrets.get(self.secret_arn)
+        except (SecretNotFound, SecretUnavailable) as error:
+            raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS) from error
+        if self._derived is None or self._derived[0] != value:
+            self._derived = (value, hmac.new(value.encode(), _LABEL, hashlib.sha256).digest())
+        return self._derived[1]
 
 
 class PageTokens:
@@ -66,8 +64,8 @@ class PageTokens:
         self.catalogue = catalogue
 
     @classmethod
-    def from_secret(cls, secret_arn: str, *, max_age: int) -> PageTokens:
-        return cls(_SecretDerivedKey(secret_arn, max_age=max_age))
+    def from_secret(cls, secret_arn: str, *, max_age: int, fetch: Fetch | None = None) -> PageTokens:
+        return cls(_SecretDerivedKey(secret_arn, max_age=max_age, fetch=fetch))
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key(), payload, hashlib.sha256).digest()
