@@ -4,7 +4,14 @@ One policy covers all of them, so API Gateway's authorizer cache (keyed by token
 reuse a policy for a route it should not cover. Every failure, expected or not, is a 401.
 With strict revocation on, it also refuses tokens of a session that was logged out or voided by
 a password change (and the template turns the authorizer cache off, which would hide that).
+
+Its cold start is most of its cost: it reads the signing key through the Parameters and Secrets
+extension (books_api.secret_source), logs with Powertools' Logger only, and so loads neither boto3
+nor the X-Ray SDK unless strict revocation needs DynamoDB. Warm, it verifies in one pass over the
+token and reuses the policy built for the caller's roles (docs/PERFORMANCE.md).
 """
+
+import functools
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerResponse,
@@ -12,17 +19,21 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from books_api import aws
+from books_api.budget import time_budget
 from books_api.config import AuthorizerSettings
 from books_api.keys import KeyRing
 from books_api.observability import logger
 from books_api.permissions import allowed_routes
-from books_api.sessions import SessionStore
 from books_api.tokens import InvalidToken, verify_access_token
 
 settings = AuthorizerSettings.from_env()
 keys = KeyRing(settings.tokens.signing_secret_arn, max_age=settings.tokens.secret_max_age_seconds)
-sessions = SessionStore(settings.tokens_table) if settings.tokens_table else None
+sessions = None
+if settings.tokens_table:
+    # Only strict revocation reads DynamoDB: only then does the authorizer import boto3.
+    from books_api.sessions import SessionStore
+
+    sessions = SessionStore(settings.tokens_table)
 
 
 def _bearer(header: str | None) -> str:
@@ -32,6 +43,28 @@ def _bearer(header: str | None) -> str:
     return token.strip()
 
 
+@functools.lru_cache(maxsize=64)
+def _policy_document(
+    roles: tuple[str, ...], *, partition: str, region: str, account: str, api: str, stage: str
+) -> dict:
+    """What ``roles`` may call on one stage of one API: the same for every token with those roles,
+    so built once per process (and copied for each response)."""
+    response = APIGatewayAuthorizerResponse(
+        principal_id="-",
+        region=region,
+        aws_account_id=account,
+        api_id=api,
+        stage=stage,
+        partition=partition,
+    )
+    routes = allowed_routes(roles)
+    for method, path in routes:
+        response.allow_route(http_method=method, resource=path)
+    if not routes:
+        response.deny_all_routes()
+    return response.asdict()["policyDocument"]
+
+
 def _policy(event: APIGatewayAuthorizerTokenEvent) -> dict:
     claims = verify_access_token(_bearer(event.authorization_token), keys, settings.tokens)
     if sessions is not None and not sessions.session_active(
@@ -39,27 +72,30 @@ def _policy(event: APIGatewayAuthorizerTokenEvent) -> dict:
     ):
         raise InvalidToken("session revoked")
     arn = event.parsed_arn
-    response = APIGatewayAuthorizerResponse(
-        principal_id=claims.subject,
-        region=arn.region,
-        aws_account_id=arn.aws_account_id,
-        api_id=arn.api_id,
-        stage=arn.stage,
+    document = _policy_document(
+        claims.roles,
         partition=arn.partition,
-        context={"username": claims.username, "roles": ",".join(claims.roles), "sid": claims.session_id},
+        region=arn.region,
+        account=arn.aws_account_id,
+        api=arn.api_id,
+        stage=arn.stage,
     )
-    routes = allowed_routes(claims.roles)
-    for method, path in routes:
-        response.allow_route(http_method=method, resource=path)
-    if not routes:
-        response.deny_all_routes()
-    return response.asdict()
+    return {
+        "principalId": claims.subject,
+        "policyDocument": {
+            "Version": document["Version"],
+            "Statement": [
+                {**statement, "Resource": list(statement["Resource"])} for statement in document["Statement"]
+            ],
+        },
+        "context": {"username": claims.username, "roles": ",".join(claims.roles), "sid": claims.session_id},
+    }
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     try:
-        with aws.time_budget():
+        with time_budget():
             return _policy(APIGatewayAuthorizerTokenEvent(event))
     except InvalidToken as reason:
         logger.info("Token refused", extra={"reason": str(reason)})

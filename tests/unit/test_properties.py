@@ -322,7 +322,10 @@ TOKENS = TokenSettings(
 
 
 class OneKey:
-    """The key ring's one method the verifier uses: only our key, by its kid."""
+    """The key ring as the verifier uses it: only our key, current and by its kid."""
+
+    def current(self) -> SigningKey:
+        return KEY
 
     def find(self, kid: str) -> SigningKey | None:
         return KEY if kid == KEY.kid else None

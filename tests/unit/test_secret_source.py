@@ -1,9 +1,12 @@
 """Reading secrets: the extension's client, the local server's emulator of the extension, the cache,
-and the boto3 path used without the extension."""
+the boto3 path used without the extension, and the authorizer's import path (no boto3)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,7 +26,7 @@ from books_api.secret_source import (
     from_environment,
 )
 from local_api.extension import SecretsExtension
-from local_api.template import Stack
+from local_api.template import ROOT, Stack
 from tests.unit.conftest import REGION, FakeExtension, Functions
 
 SESSION = "unit-test-session-token"
@@ -299,7 +302,9 @@ def test_without_the_extension_secrets_come_from_getsecretvalue(stack: Stack, se
         api("no-such-secret", "AWSCURRENT")
 
 
-# --- the functions, warm -----------------------------------------------------------------------
+# --- the functions, warm, and the authorizer's imports ------------------------------------------
+# (Powertools imports the bare ``botocore`` package, a few names, to tag boto3's user agent; the SDK
+# itself is ``botocore.session`` and what it loads.)
 
 
 def test_a_warm_books_function_reads_the_page_key_once(
@@ -314,3 +319,37 @@ def test_a_warm_books_function_reads_the_page_key_once(
         _, page, _ = lambdas.call("books", "GET", "/books", query=query, authorizer=admin)
         next_token = page["next_token"]
     assert secrets_extension.requests == [(lambdas.stack.ref("PageTokenSecret"), "AWSCURRENT")]
+
+
+_IMPORTS = """
+import json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+import app
+print(json.dumps(sorted(name for name in ("boto3", "botocore.session") if name in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(("strict", "expected"), [("false", []), ("true", ["boto3", "botocore.session"])])
+def test_the_authorizer_imports_boto3_only_for_strict_revocation(
+    lambdas: Functions, strict: str, expected: list[str]
+) -> None:
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("PYTHON")},
+        **lambdas.stack.environment("AuthorizerFunction"),
+        "STRICT_REVOCATION": strict,
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            _IMPORTS,
+            str(ROOT / "functions/authorizer"),
+            str(ROOT / "layers/shared/python"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == expected

@@ -72,43 +72,64 @@ def _string_list(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def verify_access_token(token: str, keys: KeyRing, settings: TokenSettings) -> AccessClaims:
-    """The verified claims of an access token, or InvalidToken saying why not.
+def _decode(token: str, key: SigningKey, settings: TokenSettings) -> dict[str, Any]:
+    """PyJWT's verification under ``key``: the signature, then every registered claim."""
+    return jwt.decode_complete(
+        token,
+        key.secret,
+        algorithms=[ALGORITHM],
+        audience=settings.audience,
+        issuer=settings.issuer,
+        leeway=LEEWAY_SECONDS,
+        options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+    )
 
-    The algorithm is pinned, the key is chosen only among our own secret versions by ``kid``,
-    every claim in REQUIRED_CLAIMS must be present and valid, and the lifetime may not exceed
-    the configured one. A KeyUnavailable from the key ring propagates: the caller denies.
-    """
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-        raise InvalidToken("token missing or too long")
+
+def _verified_by_another_key(token: str, keys: KeyRing, tried: SigningKey) -> SigningKey:
+    """The key a token not signed with ``tried`` (the current key) names: the previous one, or one
+    this process has not read yet. Its unverified ``kid`` only chooses among our own keys."""
     try:
-        header = jwt.get_unverified_header(token)
+        kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError as error:
         raise InvalidToken(f"malformed token: {type(error).__name__}") from None
-    if header.get("alg") != ALGORITHM:
-        raise InvalidToken("algorithm not allowed")
-    if header.get("typ") != ACCESS_TOKEN_TYPE:
-        raise InvalidToken("not an access token")
-    if not set(header) <= _ALLOWED_HEADER:
-        raise InvalidToken("unexpected header parameters")
-    kid = header.get("kid")
     if not isinstance(kid, str) or not _KID.fullmatch(kid):
         raise InvalidToken("missing or malformed kid")
     key = keys.find(kid)
     if key is None:
         raise InvalidToken("unknown kid")
+    if key.kid == tried.kid:
+        raise InvalidToken("rejected: InvalidSignatureError")
+    return key
+
+
+def verify_access_token(token: str, keys: KeyRing, settings: TokenSettings) -> AccessClaims:
+    """The verified claims of an access token, or InvalidToken saying why not.
+
+    The algorithm is pinned, the key is one of our own secret versions and the one the header's
+    ``kid`` names, the header has only ``alg``, ``typ`` (an access token's) and ``kid``, every
+    claim in REQUIRED_CLAIMS must be present and valid, and the lifetime may not exceed the
+    configured one. The current key is tried first (one pass over the token, the usual case); a
+    token it did not sign is tried with the key its ``kid`` names. A KeyUnavailable from the key
+    ring propagates: the caller denies.
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("token missing or too long")
+    key = keys.current()
     try:
-        claims = jwt.decode(
-            token,
-            key.secret,
-            algorithms=[ALGORITHM],
-            audience=settings.audience,
-            issuer=settings.issuer,
-            leeway=LEEWAY_SECONDS,
-            options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
-        )
+        try:
+            decoded = _decode(token, key, settings)
+        except jwt.InvalidSignatureError:
+            key = _verified_by_another_key(token, keys, key)
+            decoded = _decode(token, key, settings)
     except jwt.PyJWTError as error:
         raise InvalidToken(f"rejected: {type(error).__name__}") from None
+    header, claims = decoded["header"], decoded["payload"]
+    if header.get("typ") != ACCESS_TOKEN_TYPE:
+        raise InvalidToken("not an access token")
+    if not set(header) <= _ALLOWED_HEADER:
+        raise InvalidToken("unexpected header parameters")
+    if header.get("kid") != key.kid:
+        raise InvalidToken("missing or malformed kid")
     # PyJWT accepts any value int() takes ("123", 1.5, true): ours are integers, nothing else.
     if not all(type(claims[name]) is int for name in ("iat", "exp")):
         raise InvalidToken("iat or exp is not an integer")

@@ -9,9 +9,8 @@ from typing import Any
 
 from books_api import aws
 from books_api.errors import field_error
+from books_api.permissions import ADMIN, READER
 
-READER = "reader"
-ADMIN = "admin"
 ROLES = (READER, ADMIN)
 
 _USERNAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,30}[a-z0-9])?")
