@@ -1,0 +1,189 @@
+"""What ``sam build`` makes: the dependency layer still holds everything the functions load.
+
+The layer's Makefile installs Lambda's wheels (python3.13, arm64) and removes what no function
+loads (unused Powertools utilities, the Swagger UI assets, pydantic.v1 and its mypy plugin, C
+sources, typing stubs). Against a fresh ``sam build``:
+
+- every binary module of the layer is there, built for arm64 (this host cannot load it);
+- each function is imported and given events that need no AWS service, in a fresh interpreter
+  whose path is only Lambda's (``local_api/lambda_path.py``): its code, the built layers (their
+  binary modules swapped for this host's builds of the same versions), the runtime's boto3 and
+  the standard library. A module the layers lack fails the import or the event; a module loaded
+  from anywhere else fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_api import REGION
+from local_api.lambda_path import (
+    ELF_MACHINE_AARCH64,
+    LambdaPath,
+    elf_machine,
+    lambda_binaries,
+    standard_library,
+)
+from local_api.samlocal import created_resources
+from local_api.template import ROOT, Stack, functions, physical_name
+
+EVENTS = ROOT / "events"
+BINARIES = {"bcrypt/_bcrypt", "pydantic_core/_pydantic_core", "wrapt/_wrappers"}
+
+# A fresh interpreter, started with -I -S: Lambda's path first, then the events, then where each
+# loaded module came from.
+_CHILD = r"""
+import json, os, sys
+paths, handler, cases = json.loads(sys.stdin.read())
+sys.path[:0] = paths
+module_name, _, function_name = handler.rpartition(".")
+handle = getattr(__import__(module_name), function_name)
+
+class Context:
+    function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id = "layers-test"
+
+    @staticmethod
+    def get_remaining_time_in_millis():
+        return 10_000
+
+results = []
+for event in cases:
+    try:
+        result = handle(event, Context())
+        results.append({"status": result.get("statusCode") if isinstance(result, dict) else None})
+    except Exception as error:
+        results.append({"error": type(error).__name__, "message": str(error)})
+files = {name: getattr(module, "__file__", None) for name, module in list(sys.modules.items())}
+print(json.dumps({"results": results, "files": {name: file for name, file in files.items() if file}}))
+"""
+
+
+def _event(name: str, **changes: Any) -> dict[str, Any]:
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    event.update(changes)
+    return event
+
+
+# function -> [(event, what it must come to)]: a status, or the error the function raises.
+CASES: dict[str, list[tuple[dict[str, Any], int | str]]] = {
+    "AuthorizerFunction": [(_event("authorizer"), "Exception")],
+    "BooksFunction": [
+        (_event("health"), 200),
+        (_event("books-create", body=json.dumps({"title": ""})), 400),
+        (_event("health", path="/nothing", resource="/nothing"), 404),
+    ],
+    "SignupFunction": [(_event("signup", body=json.dumps({"username": "a", "password": "short"})), 400)],
+    "LoginFunction": [(_event("login", body=json.dumps({"username": "a"})), 400)],
+    "SigningKeyRotationFunction": [
+        ({"Step": "dropSecret", "SecretId": "books", "ClientRequestToken": "t"}, "RotationError")
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    build_dir = tmp_path_factory.mktemp("sam-build")
+    env = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    subprocess.run(
+        ["sam", "build", "--build-dir", str(build_dir), "--cache-dir", str(build_dir / ".cache")],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return build_dir
+
+
+@pytest.fixture(scope="module")
+def lambda_path(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaPath]:
+    path = LambdaPath.create(tmp_path_factory.mktemp("lambda") / "root", build_dir=built)
+    yield path
+    path.remove()
+
+
+def test_the_layer_keeps_lambdas_binary_modules(built: Path) -> None:
+    layer = built / "DependenciesLayer" / "python"
+    found = {str(path.relative_to(layer)).split(".", 1)[0]: path for path in lambda_binaries(layer)}
+    assert set(found) == BINARIES
+    for path in found.values():
+        assert elf_machine(path) == ELF_MACHINE_AARCH64, path
+
+
+def test_the_layer_has_none_of_what_was_removed(built: Path) -> None:
+    layer = built / "DependenciesLayer" / "python"
+    assert not (layer / "aws_lambda_powertools/utilities/parameters").exists()
+    assert not (layer / "aws_lambda_powertools/event_handler/openapi/swagger_ui").exists()
+    assert not (layer / "pydantic/v1").exists()
+    assert not [
+        path for path in layer.rglob("*") if path.suffix in (".c", ".h", ".pyi") or path.name == "__pycache__"
+    ]
+
+
+def _environment(function: str) -> dict[str, str]:
+    stack = Stack(
+        name="layers-test",
+        region=REGION,
+        physical={logical_id: physical_name("layers-test", logical_id) for logical_id in created_resources()},
+        arns={
+            logical_id: f"arn:aws:dynamodb:{REGION}:123456789012:table/{logical_id}"
+            for logical_id in created_resources()
+        },
+    )
+    return {
+        "PATH": os.environ["PATH"],
+        **stack.environment(function),
+        "AWS_LAMBDA_FUNCTION_NAME": function,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "layers-test",
+        "AWS_SECRET_ACCESS_KEY": "layers-test",
+        "AWS_SESSION_TOKEN": "layers-test",
+        # Nothing answers there: an event that reached AWS would fail, not wait.
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "9",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+@pytest.mark.parametrize("function", sorted(CASES))
+def test_each_function_runs_on_lambdas_path_alone(lambda_path: LambdaPath, function: str) -> None:
+    assert set(CASES) == set(functions())
+    cases = CASES[function]
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _CHILD],
+        input=json.dumps(
+            [lambda_path.sys_path(function), "app.lambda_handler", [event for event, _ in cases]]
+        ),
+        env=_environment(function),
+        cwd=lambda_path.task(function),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    for (_, expected), result in zip(cases, report["results"], strict=True):
+        assert result.get("status", result.get("error")) == expected, (function, result)
+    allowed = [*lambda_path.sys_path(function), *standard_library()]
+    outside = {
+        name: file
+        for name, file in report["files"].items()
+        if not any(file.startswith(root + os.sep) for root in allowed)
+        and not any(os.path.realpath(file).startswith(root + os.sep) for root in standard_library())
+    }
+    assert outside == {}, function
