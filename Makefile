@@ -42,7 +42,7 @@ test: lint validate scan
 # (the raw template hides the functions' roles and policies), skips justified in checkov.yaml;
 # bandit on the code that ships or touches AWS, failing on any medium or high finding.
 SCAN_VENV := .venv-scan
-BANDIT_PATHS := layers/shared/python functions tools admin_cli
+BANDIT_PATHS := layers/shared/python functions tools admin_cli local_api
 
 $(SCAN_VENV)/.installed: requirements-scan.txt
 	test -x $(SCAN_VENV)/bin/python || python3 -m venv $(SCAN_VENV)

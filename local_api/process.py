@@ -104,7 +104,7 @@ class ServerProcess:
             if self.state_file.exists():
                 self.state = read_state(self.state_file)
                 try:
-                    with urllib.request.urlopen(self.url + "/health", timeout=5) as response:  # noqa: S310
+                    with urllib.request.urlopen(self.url + "/health", timeout=5) as response:  # noqa: S310 - the http URL of the server it started  # nosec B310
                         if response.status == 200:
                             return
                 except (URLError, OSError):
