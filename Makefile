@@ -6,11 +6,12 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test lint unit integration run build validate scan lock clean
+.PHONY: help venv test lint unit integration run build validate scan fuzz lock clean
 
 help:
 	@echo "make run    serve the API at http://127.0.0.1:$${PORT:-3000} (no Docker, no AWS account)"
 	@echo "make test   lint, validate the template, run every test"
+	@echo "make fuzz   schemathesis against a local server, from docs/openapi.json"
 	@echo "make build  sam build (no Docker needed)"
 	@echo "make lock   regenerate constraints.txt from requirements-dev.txt"
 
@@ -35,7 +36,7 @@ unit: venv
 integration: venv
 	$(BIN)/pytest tests/integration
 
-test: lint validate scan
+test: lint validate scan fuzz
 	$(BIN)/pytest
 
 # Static scans, offline: cfn-lint on the template; checkov on the template after the SAM transform
@@ -56,6 +57,19 @@ scan: venv $(SCAN_VENV)/.installed
 	$(SCAN_VENV)/bin/checkov --config-file checkov.yaml --file $(SCAN_VENV)/sam-transformed.json
 	$(SCAN_VENV)/bin/bandit --quiet --recursive --severity-level medium $(BANDIT_PATHS)
 
+# Fuzzing: schemathesis with docs/openapi.json against a local server on 127.0.0.1 (tools/fuzz.py,
+# settings in tools/fuzz.toml), in its own venv (.venv-fuzz): it brings a pytest plugin of its own.
+FUZZ_VENV := .venv-fuzz
+
+$(FUZZ_VENV)/.installed: requirements-fuzz.txt
+	test -x $(FUZZ_VENV)/bin/python || python3 -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-fuzz.txt
+	touch $@
+
+fuzz: venv $(FUZZ_VENV)/.installed
+	$(PY) -m tools.fuzz --schemathesis $(FUZZ_VENV)/bin/schemathesis
+
 build: venv
 	$(BIN)/sam build
 
@@ -72,4 +86,4 @@ lock:
 	  /tmp/books-api-lock/bin/pip freeze; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) $(FUZZ_VENV) .aws-sam .pytest_cache .ruff_cache

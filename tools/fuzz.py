@@ -1,0 +1,138 @@
+"""Fuzz the running API with schemathesis: docs/openapi.json against a local server on 127.0.0.1.
+
+    .venv/bin/python -m tools.fuzz --schemathesis .venv-fuzz/bin/schemathesis     (make fuzz)
+
+Starts the local server on free ports (bcrypt's cost lowered, as in the tests), creates an admin
+with the operator CLI, logs it in and creates a book; runs schemathesis with tools/fuzz.toml (the
+admin's token on every Bearer route, the book's id among the generated ones); then reads the
+gateway's access log: every request it answered and with what status. Stops the server.
+
+Fails if schemathesis fails (any check, a 5xx among them), if the server answered any request
+with a 5xx, or if fewer than MIN_TEST_CASES test cases ran (a run that tests nothing must not pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from local_api.process import ServerProcess
+from local_api.template import ROOT
+
+CONFIG = ROOT / "tools" / "fuzz.toml"
+DOCUMENT = ROOT / "docs" / "openapi.json"
+ENV_VARS = {"Parameters": {"BCRYPT_COST": "4"}}
+MIN_TEST_CASES = 300
+ADMIN_CLI = (sys.executable, "-m", "admin_cli")
+# The gateway's access line (local_api.gateway): METHOD PATH STATUS ELAPSED ms
+ACCESS_LINE = re.compile(r" INFO [A-Z]+ .* (\d{3}) \d+\.\d ms$")
+
+
+class FuzzFailed(Exception):
+    pass
+
+
+def _call(url: str, path: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if not url.startswith("http://127.0.0.1:"):
+        raise FuzzFailed(f"not the local server: {url}")
+    request = urllib.request.Request(url + path, data=json.dumps(body).encode(), headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - checked above  # nosec B310
+        return json.loads(response.read())
+
+
+def _admin_token(server: ServerProcess) -> str:
+    username, password = f"fuzz-{uuid.uuid4().hex[:12]}", f"pw {uuid.uuid4().hex}"
+    done = subprocess.run(  # noqa: S603 - our interpreter and module, the password on stdin
+        [*ADMIN_CLI, "--state-file", str(server.state_file), "create-user", username, "--role", "admin"],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise FuzzFailed(f"could not create the admin: {done.stderr}")
+    return _call(server.url, "/auth/login", {"username": username, "password": password})["access_token"]
+
+
+def statuses(log: str) -> Counter[int]:
+    """How many requests the gateway answered with each status, from its access lines."""
+    return Counter(int(match[1]) for line in log.splitlines() if (match := ACCESS_LINE.search(line)))
+
+
+def fuzz(schemathesis: Path, workdir: Path) -> dict[str, Any]:
+    """Run schemathesis against a fresh local server: its exit code and JSON report, and the
+    statuses the server answered its requests with."""
+    server = ServerProcess(workdir / "server", env_vars=ENV_VARS)
+    server.start()
+    try:
+        token = _admin_token(server)
+        book = _call(server.url, "/books", {"title": "Fuzzed", "author": "Schemathesis"}, token)
+        before = statuses(server.log())
+        reports = workdir / "reports"
+        environment = {**os.environ, "FUZZ_TOKEN": token, "FUZZ_BOOK_ID": book["id"]}
+        command = [str(schemathesis), "--no-color", "--config-file", str(CONFIG), "run", str(DOCUMENT)]
+        command += ["--url", server.url, "--workers", "1", "--report", "json", "--report-dir", str(reports)]
+        done = subprocess.run(command, env=environment, cwd=ROOT, check=False)  # noqa: S603
+        answered = statuses(server.log()) - before
+    finally:
+        stopped = server.stop()
+    if stopped != 0:
+        raise FuzzFailed(f"the local server exited with {stopped}:\n{server.log()[-3000:]}")
+    found = list(reports.glob("json-*.json"))
+    if len(found) != 1:
+        raise FuzzFailed(f"schemathesis exited with {done.returncode} and wrote no report")
+    report = json.loads(found[0].read_text())
+    return {"exit_code": done.returncode, "report": report, "statuses": answered}
+
+
+def verdict(result: dict[str, Any]) -> tuple[str, list[str]]:
+    """One line of figures, and what failed."""
+    report, answered = result["report"], result["statuses"]
+    cases = report["test_cases"]
+    requests = sum(answered.values())
+    by_class = Counter(f"{status // 100}xx" for status in answered.elements())
+    line = (
+        f"fuzz: schemathesis {report['schemathesis_version']}, seed {report['seed']}: "
+        f"{cases['generated']} test cases over {report['operations']['tested']} operations, "
+        f"{cases['with_failures']} failed, {cases['errored']} errored; the server answered "
+        f"{requests} requests ({', '.join(f'{k} {v}' for k, v in sorted(by_class.items()))})"
+    )
+    problems = []
+    if result["exit_code"] != 0:
+        problems.append(f"schemathesis exited with {result['exit_code']}")
+    if by_class.get("5xx"):
+        problems.append(f"{by_class['5xx']} responses were 5xx")
+    if cases["generated"] < MIN_TEST_CASES:
+        problems.append(f"only {cases['generated']} test cases (at least {MIN_TEST_CASES} expected)")
+    return line, problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.fuzz", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--schemathesis", type=Path, required=True, help="the schemathesis executable")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="books-api-fuzz-") as workdir:
+        line, problems = verdict(fuzz(args.schemathesis, Path(workdir)))
+    print(line, flush=True)
+    for problem in problems:
+        print(f"fuzz: FAILED: {problem}", file=sys.stderr, flush=True)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
