@@ -17,14 +17,14 @@ from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
 
-_LOCK = threading.RLock()
+LOCK = threading.RLock()
 _OPERATIONS = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query")
 
 
 def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def locked(*args: Any, **kwargs: Any) -> Any:
-        with _LOCK:
+        with LOCK:
             return method(*args, **kwargs)
 
     locked.__books_api_atomic__ = True  # type: ignore[attr-defined]

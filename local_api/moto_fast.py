@@ -1,21 +1,36 @@
-"""DynamoDB's item reads answered by moto without its shape-walking serializer.
+"""Two costs of moto's DynamoDB that grow with the data, taken out for the local server.
 
-moto 5 serialises every response by walking the operation's output shape in botocore's model,
-value by value: about 1.5 ms per book on this machine, so most of a 20-book GET /books through the
-local server was moto writing the Query's answer (docs/PERFORMANCE.md). The results of GetItem,
-BatchGetItem, Query and Scan are DynamoDB's wire JSON already (moto builds them with the wire
-names; an item is ``{name: {type: value}}``, numbers as strings), so the local server writes them
-with ``json.dumps``. A result holding anything JSON would not carry as it is (binary data, a
-timestamp, a null) still goes through moto's serializer, as does every other operation.
-tests/unit/test_moto_fast.py checks that both give botocore the same answer.
+- Serialising. moto 5 writes every response by walking the operation's output shape in
+  botocore's model, value by value: about 1.5 ms per book on this machine, so most of a 20-book
+  GET /books through the local server was moto writing the Query's answer (docs/PERFORMANCE.md).
+  The results of GetItem, BatchGetItem, Query and Scan are DynamoDB's wire JSON already (moto
+  builds them with the wire names; an item is ``{name: {type: value}}``, numbers as strings), so
+  they are written with ``json.dumps``. A result holding anything JSON would not carry as it is
+  (binary data, a timestamp, a null) still goes through moto's serializer, as does every other
+  operation.
+- Transactions. To roll a failed TransactWriteItems back, moto deep-copies every table it
+  writes, whole, once per item: a login (two items) copied the tokens table twice, so logins got
+  slower with every session stored. Here a transaction copies only the items it names, and puts
+  them back if it fails; moto's own code runs unchanged, its table copies made free.
+
+tests/unit/test_moto_fast.py checks answers and rollbacks against moto's own.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
+import threading
+from collections.abc import Callable
 from typing import Any
 
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
+
+from local_api import moto_atomic
 
 OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -32,8 +47,80 @@ def plain(value: Any) -> bool:
     return False
 
 
+_transaction = threading.local()
+
+
+class _CopyKeepingTables:
+    """The ``copy`` module as moto's DynamoDB backend sees it: inside a transaction a table is
+    not copied (the transaction keeps copies of its own items instead)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if getattr(_transaction, "active", False) and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _named_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """(table, hash key, range key, a copy of the item or None) for each item a transaction names."""
+    found = []
+    for entry in transact_items:
+        for operation, request in entry.items():
+            table = backend.get_table(request["TableName"])
+            if operation == "Put":
+                attributes = request["Item"]
+                key = {table.hash_key_attr: attributes[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attributes[table.range_key_attr]
+            else:
+                key = request["Key"]
+            hash_value, range_value = backend.get_keys_value(table, key)
+            current = table.get_item(hash_value, range_value)
+            found.append((table, hash_value, range_value, copy.deepcopy(current)))
+    return found
+
+
+def _put_back(items: list[tuple[Any, ...]]) -> None:
+    for table, hash_value, range_value, item in reversed(items):
+        if item is None:
+            table.delete_item(hash_value, range_value)
+        elif range_value:
+            table.items[hash_value][range_value] = item
+        else:
+            table.items[hash_value] = item
+
+
+def _transact_write_items(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        # Under moto_atomic's lock: the copies are taken, and put back, with no other write between.
+        with moto_atomic.LOCK:
+            try:
+                named = _named_items(self, transact_items)
+            except Exception:  # a malformed request: moto's own code says why, as it would
+                return original(self, transact_items)
+            _transaction.active = True
+            try:
+                return original(self, transact_items)
+            except Exception:
+                _put_back(named)
+                raise
+            finally:
+                _transaction.active = False
+
+    transact_write_items.__books_api_fast__ = True  # type: ignore[attr-defined]
+    return transact_write_items
+
+
 def install() -> None:
-    """Make moto's DynamoDB write item reads as JSON directly (idempotent)."""
+    """Make moto's DynamoDB write item reads as JSON directly, and back transactions up by item
+    (idempotent)."""
+    if not getattr(DynamoDBBackend.transact_write_items, "__books_api_fast__", False):
+        dynamodb_models.copy = _CopyKeepingTables()  # type: ignore[assignment]
+        DynamoDBBackend.transact_write_items = _transact_write_items(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
     original = DynamoResult.execute_result
     if getattr(original, "__books_api_fast__", False):
         return

@@ -23,7 +23,7 @@ from moto.awslambda.models import LambdaBackend
 
 from books_api import aws as books_aws
 from books_api import secret_source
-from local_api import moto_atomic
+from local_api import moto_atomic, moto_fast
 from local_api.extension import SecretsExtension
 from local_api.template import ROOT, Stack, create_resources
 
@@ -103,6 +103,7 @@ def create_stack() -> Stack:
 @pytest.fixture
 def stack() -> Iterator[Stack]:
     moto_atomic.install()
+    moto_fast.install()  # as the local server runs moto
     with mock_aws():
         yield create_stack()
 

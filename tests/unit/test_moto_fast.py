@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -97,3 +98,75 @@ def test_installing_twice_wraps_once() -> None:
     first = DynamoResult.execute_result
     moto_fast.install()
     assert DynamoResult.execute_result is first
+
+
+# --- transactions: backed up by item, rolled back as moto rolls back ------------------------------
+
+
+def _transaction(table: str) -> list[dict[str, Any]]:
+    """A put, an update and a delete that apply, then a condition that fails: nothing may stay."""
+    return [
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}, "v": {"N": "1"}}}},
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": {"S": "a"}},
+                "UpdateExpression": "SET n = :n REMOVE flag",
+                "ExpressionAttributeValues": {":n": {"N": "9"}},
+            }
+        },
+        {"Delete": {"TableName": table, "Key": {"pk": {"S": "c"}}}},
+        {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": {"pk": {"S": "b"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+    ]
+
+
+def _everything(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    return sorted(dynamodb.scan(TableName=table)["Items"], key=lambda item: item["pk"]["S"])
+
+
+def _fails_and_leaves_nothing(dynamodb: Any, table: str) -> dict[str, Any]:
+    before = _everything(dynamodb, table)
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException) as raised:
+        dynamodb.transact_write_items(TransactItems=_transaction(table))
+    assert _everything(dynamodb, table) == before
+    return raised.value.response["CancellationReasons"]
+
+
+def test_a_failed_transaction_leaves_every_item_as_it_was(
+    tokens: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    dynamodb, table = tokens
+    moto_fast.install()
+    live = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[table]
+    reasons = _fails_and_leaves_nothing(dynamodb, table)
+    assert dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[table] is live  # no copy of the table
+    # moto's own rollback (a copy of the whole table) gives the same answer.
+    from moto.dynamodb import models
+
+    monkeypatch.setattr(models, "copy", copy)
+    monkeypatch.setattr(
+        models.DynamoDBBackend,
+        "transact_write_items",
+        models.DynamoDBBackend.transact_write_items.__wrapped__,
+    )
+    assert _fails_and_leaves_nothing(dynamodb, table) == reasons
+
+
+def test_a_transaction_that_succeeds_applies_every_write(tokens: tuple[Any, str]) -> None:
+    dynamodb, table = tokens
+    moto_fast.install()
+    writes = _transaction(table)[:3]
+    dynamodb.transact_write_items(TransactItems=writes)
+    items = {item["pk"]["S"]: item for item in _everything(dynamodb, table)}
+    assert set(items) == {"a", "b", "new"}
+    assert items["a"]["n"] == {"N": "9"}
+    assert "flag" not in items["a"]
