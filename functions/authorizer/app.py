@@ -6,19 +6,16 @@ With strict revocation on, it also refuses tokens of a session that was logged o
 a password change (and the template turns the authorizer cache off, which would hide that).
 
 Its cold start is most of its cost: it reads the signing key through the Parameters and Secrets
-extension (books_api.secret_source), logs with Powertools' Logger only, and so loads neither boto3
-nor the X-Ray SDK unless strict revocation needs DynamoDB. Warm, it verifies in one pass over the
-token and reuses the policy built for the caller's roles (docs/PERFORMANCE.md).
+extension (books_api.secret_source) and, of Powertools, uses only the Logger, so it loads neither
+boto3, the X-Ray SDK nor Powertools' event classes unless strict revocation needs DynamoDB. Warm,
+it verifies in one pass over the token and reuses the policy built for the caller's roles
+(docs/PERFORMANCE.md).
 """
 
 import functools
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerResponse,
-    APIGatewayAuthorizerTokenEvent,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from books_api.budget import time_budget
@@ -46,43 +43,38 @@ def _bearer(header: str | None) -> str:
     return token.strip()
 
 
+def _stage_arn(method_arn: str) -> str:
+    """``arn:<partition>:execute-api:<region>:<account>:<api>/<stage>`` of a request's method ARN."""
+    parts = method_arn.split("/", 2) if isinstance(method_arn, str) else []
+    if len(parts) < 3 or not parts[0].startswith("arn:") or ":execute-api:" not in parts[0]:
+        raise ValueError("not an execute-api method ARN")
+    return f"{parts[0]}/{parts[1]}"
+
+
 @functools.lru_cache(maxsize=64)
-def _policy_document(
-    roles: tuple[str, ...], *, partition: str, region: str, account: str, api: str, stage: str
-) -> dict:
-    """What ``roles`` may call on one stage of one API: the same for every token with those roles,
-    so built once per process (and copied for each response)."""
-    response = APIGatewayAuthorizerResponse(
-        principal_id="-",
-        region=region,
-        aws_account_id=account,
-        api_id=api,
-        stage=stage,
-        partition=partition,
-    )
+def policy_document(roles: tuple[str, ...], stage_arn: str) -> dict:
+    """What ``roles`` may call on one API stage: the statements Powertools'
+    APIGatewayAuthorizerResponse makes (tests/unit/test_authorizer.py compares them), built here
+    because importing Powertools' event classes was a fifth of the authorizer's cold start. The
+    same for every token with those roles, so built once per process and copied per response."""
     routes = allowed_routes(roles)
-    for method, path in routes:
-        response.allow_route(http_method=method, resource=path)
-    if not routes:
-        response.deny_all_routes()
-    return response.asdict()["policyDocument"]
+    if routes:
+        statement = {
+            "Effect": "Allow",
+            "Resource": [f"{stage_arn}/{method}/{path.lstrip('/')}" for method, path in routes],
+        }
+    else:
+        statement = {"Effect": "Deny", "Resource": [f"{stage_arn}/*/*"]}
+    return {"Version": "2012-10-17", "Statement": [{"Action": "execute-api:Invoke", **statement}]}
 
 
-def _policy(event: APIGatewayAuthorizerTokenEvent) -> dict:
-    claims = verify_access_token(_bearer(event.authorization_token), keys, settings.tokens)
+def _policy(event: dict) -> dict:
+    claims = verify_access_token(_bearer(event.get("authorizationToken")), keys, settings.tokens)
     if sessions is not None and not sessions.session_active(
         family_id=claims.session_id, user_id=claims.subject
     ):
         raise InvalidToken("session revoked")
-    arn = event.parsed_arn
-    document = _policy_document(
-        claims.roles,
-        partition=arn.partition,
-        region=arn.region,
-        account=arn.aws_account_id,
-        api=arn.api_id,
-        stage=arn.stage,
-    )
+    document = policy_document(claims.roles, _stage_arn(event.get("methodArn")))
     return {
         "principalId": claims.subject,
         "policyDocument": {
@@ -107,7 +99,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     global _cold_start  # noqa: PLW0603 - once per process, as Powertools keeps it
     try:
         with time_budget():
-            return _policy(APIGatewayAuthorizerTokenEvent(event))
+            return _policy(event)
     except InvalidToken as reason:
         _logger(context).info("Token refused", extra={"reason": str(reason)})
     except Exception:

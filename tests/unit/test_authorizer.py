@@ -269,3 +269,54 @@ def test_authorizer_logs_never_contain_the_token(
     for token in (good, bad):
         assert token not in logs
         assert token.split(".")[2] not in logs
+
+
+@pytest.mark.parametrize(
+    "roles", [(), ("reader",), ("admin",), ("reader", "admin"), ("auditor",), ("reader", "auditor")]
+)
+@pytest.mark.parametrize(
+    "method_arn",
+    [
+        METHOD_ARN,
+        "arn:aws-cn:execute-api:cn-north-1:123456789012:a1b2c3/prod/POST/books/123",
+        "arn:aws:execute-api:eu-west-1:123456789012:xyz/v2/DELETE/",
+    ],
+)
+def test_the_policy_is_the_one_powertools_builds(
+    lambdas: Functions, roles: tuple[str, ...], method_arn: str
+) -> None:
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+        APIGatewayAuthorizerResponse,
+        parse_api_gateway_arn,
+    )
+
+    arn = parse_api_gateway_arn(method_arn)
+    expected = APIGatewayAuthorizerResponse(
+        principal_id="-",
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        partition=arn.partition,
+    )
+    routes = [(method, path) for method, path, role in PROTECTED_ROUTES if role in roles]
+    for method, path in routes:
+        expected.allow_route(http_method=method, resource=path)
+    if not routes:
+        expected.deny_all_routes()
+    module = lambdas.module("authorizer")
+    stage_arn = "/".join(method_arn.split("/")[:2])
+    assert module.policy_document(roles, stage_arn) == expected.asdict()["policyDocument"]
+
+
+@pytest.mark.parametrize(
+    "method_arn", [None, "", "garbage", "arn:aws:s3:::bucket/key/x", "arn:aws:execute-api:r:a:api"]
+)
+def test_a_method_arn_that_is_not_one_is_denied(lambdas: Functions, method_arn: Any) -> None:
+    event = {
+        "type": "TOKEN",
+        "authorizationToken": f"Bearer {sign(lambdas, claims())}",
+        "methodArn": method_arn,
+    }
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        lambdas.invoke("authorizer", event)
