@@ -13,6 +13,7 @@ help:
 	@echo "make test   lint, validate the template, run every test"
 	@echo "make fuzz   schemathesis against a local server, from docs/openapi.json"
 	@echo "make build  sam build (no Docker needed)"
+	@echo "make bench  measure cold starts, warm costs, sizes and local latency (BENCH_ARGS=--check enforces)"
 	@echo "make lock   regenerate constraints.txt from requirements-dev.txt"
 
 $(VENV)/.installed: requirements-dev.txt constraints.txt layers/deps/requirements.txt
@@ -72,6 +73,12 @@ fuzz: venv $(FUZZ_VENV)/.installed
 
 build: venv
 	$(BIN)/sam build
+
+# Where a request's time and money go (docs/PERFORMANCE.md): a few minutes; prints each figure
+# against its target and writes bench/results.json. BENCH_ARGS=--check exits 1 on a missed target.
+.PHONY: bench
+bench: venv
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # The whole API on 127.0.0.1 (docs/LOCAL.md): PORT, ADMIN_USERNAME and ADMIN_PASSWORD are read from
 # the environment; ARGS passes more options (python -m local_api --help).

@@ -7,7 +7,8 @@ admin with the operator CLI, adds ``--books`` books, logs a reader in, then time
 sequential GET /books (a page of 20) after a warm-up, twice: with the authorizer cache the
 template configures (ReauthorizeEvery, 300 s by default) and with it off, so each request also
 invokes the authorizer. Each request opens its own connection, as the server closes them.
-Prints p50, p90, p99 and max in milliseconds.
+Prints p50, p90, p99 and max in milliseconds, and the requests per second that ``--clients``
+concurrent clients get (with the template's authorizer cache). bench/run.py uses ``measure``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -54,7 +56,33 @@ def token_of(port: int, username: str, password: str) -> str:
     return body["access_token"]
 
 
-def measure(workdir: Path, parameters: dict[str, str], requests: int, books: int) -> list[float]:
+def throughput(port: int, token: str, *, clients: int, requests: int) -> float:
+    """Requests per second of ``clients`` threads making ``requests`` GET /books between them."""
+    remaining = list(range(requests))
+    lock = threading.Lock()
+
+    def client() -> None:
+        while True:
+            with lock:
+                if not remaining:
+                    return
+                remaining.pop()
+            status, _ = call(port, "GET", "/books", token=token)
+            assert status == 200
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return requests / (time.perf_counter() - started)
+
+
+def measure(
+    workdir: Path, parameters: dict[str, str], requests: int, books: int, *, clients: int = 0
+) -> tuple[list[float], float | None]:
+    """Sequential GET /books timings in ms, and the throughput of ``clients`` clients (if any)."""
     with ServerProcess(workdir, env_vars=ENV_VARS, parameters=parameters) as server:
         port = int(server.url.rsplit(":", 1)[1])
         cli = [sys.executable, "-m", "admin_cli", "--state-file", str(server.state_file)]
@@ -82,7 +110,8 @@ def measure(workdir: Path, parameters: dict[str, str], requests: int, books: int
             assert len(body["items"]) == min(books, 20)
             if index >= WARM_UP:
                 timings.append(elapsed)
-        return timings
+        rps = throughput(port, reader, clients=clients, requests=requests) if clients else None
+        return timings, rps
 
 
 def summary(timings: list[float]) -> str:
@@ -95,6 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--books", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
     runs = {
         "authorizer cache as in the template": {},
@@ -102,8 +132,13 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="local-latency-") as workdir:
         for number, (name, parameters) in enumerate(runs.items()):
-            timings = measure(Path(workdir) / str(number), parameters, args.requests, args.books)
+            clients = args.clients if number == 0 else 0
+            timings, rps = measure(
+                Path(workdir) / str(number), parameters, args.requests, args.books, clients=clients
+            )
             print(f"GET /books, {args.requests} requests, {name}: {summary(timings)}", flush=True)
+            if rps is not None:
+                print(f"  {clients} concurrent clients: {rps:.0f} requests/s", flush=True)
 
 
 if __name__ == "__main__":

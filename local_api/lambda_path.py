@@ -37,7 +37,8 @@ LAMBDA_BINARY = re.compile(r"^(?P<stem>[^.]+)\.(?:cpython-313-aarch64-linux-gnu|
 ELF_MACHINE_AARCH64 = 183
 
 
-def _site_packages() -> Path:
+def site_packages() -> Path:
+    """Where this interpreter's third-party packages are installed."""
     return Path(sysconfig.get_paths()["purelib"])
 
 
@@ -65,7 +66,7 @@ def lambda_binaries(layer: Path) -> list[Path]:
 def _host_binary(lambda_binary: Path, layer: Path) -> Path:
     relative = lambda_binary.relative_to(layer)
     stem = LAMBDA_BINARY.match(lambda_binary.name)["stem"]  # type: ignore[index]
-    folder = _site_packages() / relative.parent
+    folder = site_packages() / relative.parent
     found = sorted(folder.glob(f"{stem}.*.so"))
     if not found:
         raise FileNotFoundError(f"no host build of {relative} in {folder}")
@@ -120,7 +121,7 @@ class LambdaPath:
             if function not in layer_dirs and (function / "app.py").exists():
                 shutil.copytree(function, path.task(function.name))
         path.runtime.mkdir()
-        site = _site_packages()
+        site = site_packages()
         for distribution in RUNTIME_DISTRIBUTIONS:
             for name in _top_level(distribution):
                 (path.runtime / name).symlink_to(site / name)

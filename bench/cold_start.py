@@ -1,0 +1,107 @@
+"""Cold starts: a fresh interpreter per sample imports a function and serves its first invocation.
+
+Each sample is ``python -I -S`` with only Lambda's path (local_api/lambda_path.py: the built
+function and layers, the runtime's boto3, the standard library) and the function's environment
+from the local server (moto behind ``AWS_ENDPOINT_URL``, the extension's emulator behind
+``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT``). The layers cannot be written, so their modules are
+compiled at every cold start, as on Lambda; boto3 and the standard library keep this host's
+bytecode (on Lambda both come with the runtime). Measured inside the child, from its first line
+(the interpreter's own start is not the function's): the handler module's import, then the first
+invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from local_api.lambda_path import LambdaPath, site_packages
+from local_api.template import ROOT
+
+MARK = "COLD-START "
+
+_CHILD = r"""
+import time
+started = time.perf_counter()
+import json, os, sys
+paths, handler, event = json.loads(sys.stdin.read())
+sys.path[:0] = paths
+module_name, _, function_name = handler.rpartition(".")
+handle = getattr(__import__(module_name), function_name)
+imported = time.perf_counter()
+
+
+class Context:
+    function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "bench")
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "cold-start"
+
+    @staticmethod
+    def get_remaining_time_in_millis():
+        return 10_000
+
+
+outcome = None
+if event is not None:
+    try:
+        result = handle(event, Context())
+        outcome = result.get("statusCode", "ok") if isinstance(result, dict) else "ok"
+    except Exception as error:
+        outcome = type(error).__name__
+done = time.perf_counter()
+print("COLD-START " + json.dumps({
+    "import_ms": (imported - started) * 1000,
+    "invoke_ms": (done - imported) * 1000,
+    "total_ms": (done - started) * 1000,
+    "outcome": outcome,
+    "modules": len(sys.modules),
+}), flush=True)
+"""
+
+
+def sample(
+    path: LambdaPath,
+    task: str,
+    environment: Mapping[str, str],
+    event: Any,
+    handler: str = "app.lambda_handler",
+) -> dict[str, Any]:
+    """One cold start of ``task`` (a folder of ``path``) given ``event`` (None: import only)."""
+    done = subprocess.run(  # noqa: S603 - our interpreter and our script
+        [sys.executable, "-I", "-S", "-c", _CHILD],
+        input=json.dumps([path.sys_path(task), handler, event]),
+        env=dict(environment),
+        cwd=path.task(task),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"cold start of {task} failed:\n{done.stderr[-2000:]}")
+    return json.loads(lines[-1].removeprefix(MARK))
+
+
+def add_baseline_authorizer(path: LambdaPath) -> str:
+    """Lay out bench/baseline_authorizer.py as a function of ``path``, with Powertools' parameters
+    utility put back into the layers for it; the name of its task folder."""
+    name = "BaselineAuthorizer"
+    task = path.task(name)
+    utilities = path.layers / "aws_lambda_powertools" / "utilities"
+    for folder in (task.parent, utilities):
+        folder.chmod(stat.S_IRWXU)
+    task.mkdir()
+    shutil.copy2(ROOT / "bench" / "baseline_authorizer.py", task / "app.py")
+    shutil.copy2(ROOT / "functions" / "authorizer" / "app.py", task / "authorizer.py")
+    parameters = site_packages() / "aws_lambda_powertools" / "utilities" / "parameters"
+    shutil.copytree(parameters, utilities / "parameters", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in (task, task.parent, utilities, utilities / "parameters"):
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    return name
