@@ -6,6 +6,7 @@ does not pay for it.
 """
 
 import logging
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -18,6 +19,9 @@ metrics = Metrics()
 # (LogLevel, Lambda's log-level controls), they log at INFO at most.
 for _library in ("botocore", "boto3", "urllib3", "aws_lambda_powertools"):
     logging.getLogger(_library).setLevel(logging.INFO)
+
+# Routes such as GET /health add no metric; an empty flush is expected, not worth a warning per call.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def __getattr__(name: str) -> Any:
