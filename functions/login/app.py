@@ -26,7 +26,7 @@ def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response
         raise BadRequest("Send credentials either as a JSON body or with Basic authorization, not both")
     username, password = basic or (credentials.username, credentials.password)
     try:
-        pair = accounts.login(username, password)
+        user, pair = accounts.login(username, password)
     except Unauthorized:
         metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
         logger.info("Login failed")
@@ -36,7 +36,7 @@ def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response
         logger.info("Login refused: locked out")
         raise
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
-    logger.info("Login succeeded")
+    logger.info("Login succeeded", extra={"user_id": user.id})
     return http.json_response(200, pair, http.NO_STORE)
 
 

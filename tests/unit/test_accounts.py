@@ -180,6 +180,16 @@ def test_login_with_json_returns_a_token_pair(lambdas: Functions) -> None:
     assert headers["cache-control"] == "no-store"
 
 
+def test_a_successful_login_is_logged_with_the_user_id(
+    lambdas: Functions, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, created, _ = signup(lambdas)
+    caplog.set_level("INFO")
+    assert login(lambdas)[0] == 200
+    (succeeded,) = [record for record in caplog.records if record.getMessage() == "Login succeeded"]
+    assert succeeded.user_id == created["user"]["id"]
+
+
 def test_login_with_basic_authorization(lambdas: Functions) -> None:
     signup(lambdas)
     basic = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()

@@ -53,7 +53,7 @@ def login(environment: dict[str, str], username: str, password: str) -> dict[str
     from books_api.accounts import Accounts
     from books_api.config import AccountSettings
 
-    return Accounts.from_settings(AccountSettings.from_env(environment)).login(username, password)
+    return Accounts.from_settings(AccountSettings.from_env(environment)).login(username, password)[1]
 
 
 def test_creates_the_first_admin(state_file: Path, environment: dict, capsys: pytest.CaptureFixture) -> None:

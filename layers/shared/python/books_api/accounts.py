@@ -137,13 +137,13 @@ class Accounts:
             self.throttle.clear(user.username)
         return user
 
-    def login(self, username: str, password: str) -> dict[str, Any]:
-        """A token pair for the right password, in a new session."""
+    def login(self, username: str, password: str) -> tuple[User, dict[str, Any]]:
+        """The user and a token pair for the right password, in a new session."""
         user = self._authenticate(username, password)
         session = self.sessions.new_session(user)
         pair = self._token_pair(user, session)
         self.sessions.write(session.writes)
-        return pair
+        return user, pair
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
         """Spend ``refresh_token`` for a new pair in the same session.
