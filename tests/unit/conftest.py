@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import jwt
 import pytest
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
@@ -29,6 +30,7 @@ from local_api.template import ROOT, Stack, create_resources
 
 _client_factory = books_aws.client
 REGION = "us-east-1"
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"
 STACK = "books-api-test"
 TEST_BCRYPT_COST = "4"
 
@@ -214,6 +216,16 @@ class Functions:
         finally:
             self.invoking.pop()
 
+    def authorizes(self, access_token: str) -> bool:
+        """Whether the authorizer allows ``access_token`` (a refusal must be its 401)."""
+        event = {"type": "TOKEN", "authorizationToken": f"Bearer {access_token}", "methodArn": METHOD_ARN}
+        try:
+            self.invoke("authorizer", event)
+        except Exception as error:
+            assert str(error) == "Unauthorized"
+            return False
+        return True
+
     def call(self, name: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
         response = self.invoke(name, api_event(method, path, **kwargs))
         body = json.loads(response["body"]) if response.get("body") else None
@@ -226,6 +238,17 @@ class Functions:
 @pytest.fixture
 def lambdas(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Functions:
     return Functions(stack, monkeypatch)
+
+
+def caller_context(pair: dict[str, Any]) -> dict[str, str]:
+    """The ``requestContext.authorizer`` API Gateway passes for ``pair``'s access token."""
+    claims = jwt.decode(pair["access_token"], options={"verify_signature": False})
+    return {
+        "principalId": claims["sub"],
+        "username": claims["username"],
+        "roles": ",".join(claims["roles"]),
+        "sid": claims["sid"],
+    }
 
 
 def authorizer_context(user: dict[str, Any], sid: str = "s") -> dict[str, str]:

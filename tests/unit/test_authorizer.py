@@ -13,9 +13,8 @@ import pytest
 
 from books_api.keys import key_id
 from books_api.permissions import PROTECTED_ROUTES
-from tests.unit.conftest import REGION, STACK, FakeExtension, Functions
+from tests.unit.conftest import METHOD_ARN, REGION, STACK, FakeExtension, Functions
 
-METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"
 ISSUER = f"urn:books-api:{STACK}"
 AUDIENCE = f"urn:books-api:{STACK}:api"
 

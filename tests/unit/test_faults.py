@@ -15,7 +15,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
-import jwt
 import pytest
 from botocore.exceptions import (
     ConnectionClosedError,
@@ -26,12 +25,11 @@ from botocore.exceptions import (
 
 from books_api import aws, budget
 from local_api.template import template
-from tests.unit.conftest import REGION, Functions
+from tests.unit.conftest import METHOD_ARN, REGION, Functions, caller_context
 
 PASSWORD = "violet-anchor-93-lantern"
 NEW_PASSWORD = "copper-kettle-48-meadow"
 ADMIN = {"principalId": "a-1", "username": "admin", "roles": "reader,admin", "sid": "s"}
-METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"
 BOOK = {"title": "The Dispossessed", "author": "Ursula K. Le Guin"}
 MISSING_BOOK = "00000000-0000-4000-8000-000000000000"
 
@@ -146,16 +144,6 @@ def signup(lambdas: Functions, username: str = "alice") -> tuple[int, Any, dict]
     return lambdas.call("signup", "POST", "/auth/signup", body={"username": username, "password": PASSWORD})
 
 
-def context_of(pair: dict[str, Any]) -> dict[str, str]:
-    claims = jwt.decode(pair["access_token"], options={"verify_signature": False})
-    return {
-        "principalId": claims["sub"],
-        "username": claims["username"],
-        "roles": "reader",
-        "sid": claims["sid"],
-    }
-
-
 def items(lambdas: Functions, logical_id: str) -> list[dict[str, Any]]:
     """Every item of a table, read with a client of our own (no fault on it)."""
     client = boto3.client("dynamodb", region_name=REGION)
@@ -229,7 +217,7 @@ def test_a_throttled_batch_read_that_leaves_keys_unprocessed_is_503(
 
 def test_token_routes_under_dynamodb_faults_are_503(lambdas: Functions, faults: Injector) -> None:
     _, first, _ = signup(lambdas)
-    caller = context_of(first)
+    caller = caller_context(first)
     calls = {
         "refresh": lambda: lambdas.call(
             "login", "POST", "/auth/refresh", body={"refresh_token": first["refresh_token"]}
@@ -327,7 +315,7 @@ def test_a_password_change_without_the_signing_key_changes_nothing(
             "POST",
             "/users/me/password",
             body={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-            authorizer=context_of(first),
+            authorizer=caller_context(first),
         )
 
     each(faults, "secretsmanager", SECRETS_FAULTS, change)
@@ -351,7 +339,9 @@ def test_a_password_change_whose_new_session_cannot_be_stored_changes_nothing(
         return throttled(operation, params) if any(pk.startswith("FAMILY#") for pk in puts) else None
 
     faults.fail("dynamodb", when_a_session_starts, operations={"TransactWriteItems"})
-    response = lambdas.call("signup", "POST", "/users/me/password", body=body, authorizer=context_of(first))
+    response = lambdas.call(
+        "signup", "POST", "/users/me/password", body=body, authorizer=caller_context(first)
+    )
     faults.clear()
     assert_unavailable(response, "session write throttled")
     status, _, _ = lambdas.call(
@@ -393,7 +383,7 @@ def test_the_authorizer_denies_when_the_signing_key_cannot_be_read(
         with pytest.raises(Exception, match=r"^Unauthorized$"):
             authorize(lambdas, pair["access_token"])
     faults.clear()
-    assert authorize(lambdas, pair["access_token"])["principalId"] == context_of(pair)["principalId"]
+    assert authorize(lambdas, pair["access_token"])["principalId"] == caller_context(pair)["principalId"]
 
 
 def test_with_strict_revocation_the_authorizer_denies_when_dynamodb_fails(

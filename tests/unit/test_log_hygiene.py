@@ -19,12 +19,11 @@ import jwt
 import pytest
 
 from local_api.template import ROOT, functions, template
-from tests.unit.conftest import REGION, Functions
+from tests.unit.conftest import REGION, Functions, caller_context
 
 PASSWORD = "Sentinel-pass-7f3a9c-lantern"
 NEW_PASSWORD = "Sentinel-next-51d0e2-meadow"
 WRONG_PASSWORD = "Sentinel-wrong-c4b8e7-harbor"
-METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"
 
 
 class Captured:
@@ -83,25 +82,6 @@ def password_hashes(lambdas: Functions) -> list[str]:
     return [item["password_hash"]["S"] for item in items]
 
 
-def caller_of(pair: dict[str, Any]) -> dict[str, str]:
-    claims = jwt.decode(pair["access_token"], options={"verify_signature": False})
-    return {
-        "principalId": claims["sub"],
-        "username": claims["username"],
-        "roles": "reader,admin",
-        "sid": claims["sid"],
-    }
-
-
-def authorize(lambdas: Functions, token: str) -> bool:
-    event = {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
-    try:
-        lambdas.invoke("authorizer", event)
-    except Exception:
-        return False
-    return True
-
-
 def every_flow(lambdas: Functions, rotate: Any) -> list[str]:
     """Each route and lifecycle path once, and one key rotation; every token issued on the way."""
     tokens: list[str] = []
@@ -133,13 +113,13 @@ def every_flow(lambdas: Functions, rotate: Any) -> list[str]:
         login(WRONG_PASSWORD, "carol")
     assert login(PASSWORD, "carol")[0] == 429
 
-    assert authorize(lambdas, admin["access_token"])
-    assert not authorize(lambdas, admin["access_token"][:-4] + "AAAA")
-    assert not authorize(lambdas, admin["refresh_token"])
+    assert lambdas.authorizes(admin["access_token"])
+    assert not lambdas.authorizes(admin["access_token"][:-4] + "AAAA")
+    assert not lambdas.authorizes(admin["refresh_token"])
     expired = jwt.encode(
         {"sub": "x", "exp": int(time.time()) - 60}, b"k" * 32, algorithm="HS256", headers={"typ": "at+jwt"}
     )
-    assert not authorize(lambdas, expired)
+    assert not lambdas.authorizes(expired)
 
     _, second, _ = lambdas.call(
         "login", "POST", "/auth/refresh", body={"refresh_token": first["refresh_token"]}
@@ -150,7 +130,7 @@ def every_flow(lambdas: Functions, rotate: Any) -> list[str]:
         == 401
     )
 
-    caller = caller_of(admin)
+    caller = caller_context(admin)
     lambdas.call("signup", "GET", "/users/me", authorizer=caller)
     for current in (WRONG_PASSWORD, PASSWORD):
         status, pair, _ = lambdas.call(
@@ -176,7 +156,7 @@ def every_flow(lambdas: Functions, rotate: Any) -> list[str]:
         "POST",
         "/auth/logout",
         body={"refresh_token": second["refresh_token"]},
-        authorizer=caller_of(first),
+        authorizer=caller_context(first),
     )
     rotate()
     return tokens

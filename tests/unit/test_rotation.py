@@ -17,7 +17,6 @@ from local_api.extension import SecretsExtension
 from tests.unit.conftest import REGION, Functions
 
 PASSWORD = "violet-anchor-93-lantern"
-METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"
 
 
 def current_secret(lambdas: Functions, stage: str = "AWSCURRENT") -> str:
@@ -32,15 +31,6 @@ def login(lambdas: Functions) -> str:
     )
     assert status == 200
     return pair["access_token"]
-
-
-def authorized(lambdas: Functions, token: str) -> bool:
-    event = {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
-    try:
-        lambdas.invoke("authorizer", event)
-    except Exception:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -67,22 +57,22 @@ def test_tokens_outlive_one_rotation_and_not_two(lambdas: Functions, alice: None
     middle = login(lambdas)
     assert jwt.get_unverified_header(middle)["kid"] == key_id(current_secret(lambdas).encode())
     assert jwt.get_unverified_header(middle)["kid"] != jwt.get_unverified_header(oldest)["kid"]
-    assert authorized(lambdas, oldest)
-    assert authorized(lambdas, middle)
+    assert lambdas.authorizes(oldest)
+    assert lambdas.authorizes(middle)
     rotate()
-    assert not authorized(lambdas, oldest)
-    assert authorized(lambdas, middle)
-    assert authorized(lambdas, login(lambdas))
+    assert not lambdas.authorizes(oldest)
+    assert lambdas.authorizes(middle)
+    assert lambdas.authorizes(login(lambdas))
 
 
 def test_a_warm_authorizer_learns_a_new_key_from_the_first_token_signed_with_it(
     lambdas: Functions, rotate: Any
 ) -> None:
     lambdas.call("signup", "POST", "/auth/signup", body={"username": "alice", "password": PASSWORD})
-    assert authorized(lambdas, login(lambdas))
+    assert lambdas.authorizes(login(lambdas))
     rotate()
     lambdas.modules.pop("login")
-    assert authorized(lambdas, login(lambdas))
+    assert lambdas.authorizes(login(lambdas))
 
 
 def test_forged_kids_reread_the_secret_at_most_once_per_interval(lambdas: Functions) -> None:

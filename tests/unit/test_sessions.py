@@ -12,11 +12,10 @@ import jwt
 import pytest
 
 from books_api.tokens import refresh_token_digest
-from tests.unit.conftest import REGION, Functions
+from tests.unit.conftest import REGION, Functions, caller_context
 
 PASSWORD = "violet-anchor-93-lantern"
 NEW_PASSWORD = "copper-kettle-48-meadow"
-METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"
 
 
 def signup(lambdas: Functions, username: str = "alice") -> dict[str, Any]:
@@ -35,29 +34,8 @@ def refresh(lambdas: Functions, token: str) -> tuple[int, Any, dict]:
     return lambdas.call("login", "POST", "/auth/refresh", body={"refresh_token": token})
 
 
-def context_of(pair: dict[str, Any]) -> dict[str, str]:
-    """The authorizer context API Gateway would pass for ``pair``'s access token."""
-    claims = jwt.decode(pair["access_token"], options={"verify_signature": False})
-    return {
-        "principalId": claims["sub"],
-        "username": claims["username"],
-        "roles": "reader",
-        "sid": claims["sid"],
-    }
-
-
 def logout(lambdas: Functions, pair: dict[str, Any], body: Any = None) -> int:
-    return lambdas.call("login", "POST", "/auth/logout", body=body, authorizer=context_of(pair))[0]
-
-
-def authorized(lambdas: Functions, access_token: str) -> bool:
-    event = {"type": "TOKEN", "authorizationToken": f"Bearer {access_token}", "methodArn": METHOD_ARN}
-    try:
-        lambdas.invoke("authorizer", event)
-    except Exception as error:
-        assert str(error) == "Unauthorized"
-        return False
-    return True
+    return lambdas.call("login", "POST", "/auth/logout", body=body, authorizer=caller_context(pair))[0]
 
 
 def token_item(lambdas: Functions, token: str) -> dict[str, Any]:
@@ -76,10 +54,10 @@ def test_refresh_returns_a_new_pair_in_the_same_session_and_spends_the_old_token
     assert set(pair) == {"access_token", "token_type", "expires_in", "refresh_token"}
     assert pair["refresh_token"] != first["refresh_token"]
     assert headers["cache-control"] == "no-store"
-    assert context_of(pair)["sid"] == context_of(first)["sid"]
+    assert caller_context(pair)["sid"] == caller_context(first)["sid"]
     assert token_item(lambdas, first["refresh_token"])["spent"] == {"BOOL": True}
     assert token_item(lambdas, pair["refresh_token"])["spent"] == {"BOOL": False}
-    assert authorized(lambdas, pair["access_token"])
+    assert lambdas.authorizes(pair["access_token"])
 
 
 def test_a_refresh_picks_up_the_users_current_roles(lambdas: Functions) -> None:
@@ -134,7 +112,7 @@ def test_a_family_past_its_absolute_lifetime_cannot_refresh(lambdas: Functions) 
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     table = lambdas.stack.ref("TokensTable")
     for key in (
-        f"FAMILY#{context_of(first)['sid']}",
+        f"FAMILY#{caller_context(first)['sid']}",
         f"TOKEN#{refresh_token_digest(first['refresh_token'])}",
     ):
         dynamodb.update_item(
@@ -217,26 +195,26 @@ def test_logout_without_a_caller_is_401(lambdas: Functions) -> None:
 def test_without_strict_revocation_an_access_token_outlives_logout(lambdas: Functions) -> None:
     pair = signup(lambdas)
     logout(lambdas, pair)
-    assert authorized(lambdas, pair["access_token"])
+    assert lambdas.authorizes(pair["access_token"])
 
 
 def test_strict_revocation_refuses_access_tokens_of_a_logged_out_session(lambdas: Functions) -> None:
     lambdas.overrides["STRICT_REVOCATION"] = "true"
     pair = signup(lambdas)
     _, other, _ = login(lambdas)
-    assert authorized(lambdas, pair["access_token"])
+    assert lambdas.authorizes(pair["access_token"])
     logout(lambdas, pair)
-    assert not authorized(lambdas, pair["access_token"])
-    assert authorized(lambdas, other["access_token"])
+    assert not lambdas.authorizes(pair["access_token"])
+    assert lambdas.authorizes(other["access_token"])
 
 
 def test_strict_revocation_refuses_a_session_it_cannot_find(lambdas: Functions) -> None:
     lambdas.overrides["STRICT_REVOCATION"] = "true"
     pair = signup(lambdas)
     boto3.client("dynamodb", region_name=REGION).delete_item(
-        TableName=lambdas.stack.ref("TokensTable"), Key={"pk": {"S": f"FAMILY#{context_of(pair)['sid']}"}}
+        TableName=lambdas.stack.ref("TokensTable"), Key={"pk": {"S": f"FAMILY#{caller_context(pair)['sid']}"}}
     )
-    assert not authorized(lambdas, pair["access_token"])
+    assert not lambdas.authorizes(pair["access_token"])
 
 
 # --- password change ---------------------------------------------------------------------
@@ -250,7 +228,7 @@ def change_password(
         "POST",
         "/users/me/password",
         body={"current_password": current, "new_password": new},
-        authorizer=context_of(pair),
+        authorizer=caller_context(pair),
     )
 
 
@@ -263,8 +241,8 @@ def test_changing_the_password_revokes_every_session_and_starts_a_new_one(lambda
     assert headers["cache-control"] == "no-store"
     for old in (first, second):
         assert refresh(lambdas, old["refresh_token"])[0] == 401
-        assert not authorized(lambdas, old["access_token"])
-    assert authorized(lambdas, pair["access_token"])
+        assert not lambdas.authorizes(old["access_token"])
+    assert lambdas.authorizes(pair["access_token"])
     assert refresh(lambdas, pair["refresh_token"])[0] == 200
     assert login(lambdas, password=PASSWORD)[0] == 401
     assert login(lambdas, password=NEW_PASSWORD)[0] == 200
