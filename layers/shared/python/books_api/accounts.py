@@ -96,11 +96,7 @@ class Accounts:
         try:
             self.sessions.write([self.users.put_new_item(user), *session.writes])
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or [{}]
-            if aws.error_code(error) == "TransactionCanceledException" and reasons[0].get("Code") in (
-                "ConditionalCheckFailed",
-                "TransactionConflict",
-            ):
+            if _cancellation_code(error, 0) in ("ConditionalCheckFailed", "TransactionConflict"):
                 raise Conflict("Username is already taken") from None
             raise
         return user, pair
