@@ -27,7 +27,7 @@ from books_api import passwords
 from books_api.books import MAX_TEXT, BookFields, normalize_isbn
 from books_api.config import TokenSettings
 from books_api.errors import BadRequest
-from books_api.keys import SigningKey
+from books_api.keys import SigningKey, b64url
 from books_api.models import BookInput, Credentials, LogoutRequest, PasswordChange, RefreshRequest
 from books_api.pagination import PageTokens
 from books_api.tokens import ACCESS_TOKEN_TYPE, AccessClaims, InvalidToken, verify_access_token
@@ -52,10 +52,6 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def field_of(error: BadRequest) -> str:
@@ -190,7 +186,7 @@ page_tokens = PageTokens(lambda: PAGE_KEY)
 
 def _signed(payload: bytes) -> str:
     """``payload`` under a valid MAC: what only the server could make, to reach the checks past it."""
-    return f"{_b64url(payload)}.{_b64url(page_tokens._mac(payload))}"
+    return f"{b64url(payload)}.{b64url(page_tokens._mac(payload))}"
 
 
 def _check_start_key(start_key: dict[str, Any]) -> None:
@@ -332,9 +328,9 @@ class OneKey:
 
 
 def _jwt(header: Any, payload: Any, key: bytes) -> str:
-    signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(payload).encode())}"
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}"
     signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64url(signature)}"
+    return f"{signing_input}.{b64url(signature)}"
 
 
 def _valid_claims() -> dict[str, Any]:

@@ -22,14 +22,15 @@ from books_api.secret_source import CURRENT, PREVIOUS, Fetch, SecretCache, Secre
 MIN_KEY_BYTES = 32
 
 
-def _b64url(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """base64url without padding (RFC 7515 §2), as JWTs and this API's opaque tokens write bytes."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def key_id(secret: bytes) -> str:
     """RFC 7638 JWK thumbprint of the symmetric key ``secret``."""
-    jwk = '{"k":"' + _b64url(secret) + '","kty":"oct"}'
-    return _b64url(hashlib.sha256(jwk.encode("ascii")).digest())
+    jwk = '{"k":"' + b64url(secret) + '","kty":"oct"}'
+    return b64url(hashlib.sha256(jwk.encode("ascii")).digest())
 
 
 @dataclass(frozen=True)

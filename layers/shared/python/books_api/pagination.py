@@ -18,15 +18,12 @@ from typing import Any
 
 from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.errors import BadRequest, ServiceUnavailable
+from books_api.keys import b64url
 from books_api.secret_source import Fetch, SecretCache, SecretNotFound, SecretUnavailable
 
 MAX_TOKEN_LENGTH = 512
 _LABEL = b"books-api/next-token/v1"
 _CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z#([0-9a-f-]{36})")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
@@ -74,7 +71,7 @@ class PageTokens:
         payload = json.dumps(
             {"c": start_key["created_key"]["S"], "i": start_key["id"]["S"]}, separators=(",", ":")
         ).encode()
-        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+        return f"{b64url(payload)}.{b64url(self._mac(payload))}"
 
     def decode(self, token: str) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
