@@ -46,12 +46,6 @@ test: lint validate scan fuzz
 SCAN_VENV := .venv-scan
 BANDIT_PATHS := layers/shared/python functions tools admin_cli local_api
 
-$(SCAN_VENV)/.installed: requirements-scan.txt
-	test -x $(SCAN_VENV)/bin/python || python3 -m venv $(SCAN_VENV)
-	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
-	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
-	touch $@
-
 scan: venv $(SCAN_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(PY) -m tools.sam_transform $(SCAN_VENV)/sam-transformed.json
@@ -62,10 +56,11 @@ scan: venv $(SCAN_VENV)/.installed
 # settings in tools/fuzz.toml), in its own venv (.venv-fuzz): it brings a pytest plugin of its own.
 FUZZ_VENV := .venv-fuzz
 
-$(FUZZ_VENV)/.installed: requirements-fuzz.txt
-	test -x $(FUZZ_VENV)/bin/python || python3 -m venv $(FUZZ_VENV)
-	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
-	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-fuzz.txt
+# A tool with pins of its own gets a venv of its own: .venv-<name> from requirements-<name>.txt.
+$(SCAN_VENV)/.installed $(FUZZ_VENV)/.installed: .venv-%/.installed: requirements-%.txt
+	test -x .venv-$*/bin/python || python3 -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
+	.venv-$*/bin/python -m pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
 fuzz: venv $(FUZZ_VENV)/.installed
