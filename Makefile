@@ -56,11 +56,13 @@ scan: venv $(SCAN_VENV)/.installed
 # settings in tools/fuzz.toml), in its own venv (.venv-fuzz): it brings a pytest plugin of its own.
 FUZZ_VENV := .venv-fuzz
 
-# A tool with pins of its own gets a venv of its own: .venv-<name> from requirements-<name>.txt.
-$(SCAN_VENV)/.installed $(FUZZ_VENV)/.installed: .venv-%/.installed: requirements-%.txt
-	test -x .venv-$*/bin/python || python3 -m venv .venv-$*
-	.venv-$*/bin/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
-	.venv-$*/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+# A tool with pins of its own gets a venv of its own, from its own requirements file.
+$(SCAN_VENV)/.installed: requirements-scan.txt
+$(FUZZ_VENV)/.installed: requirements-fuzz.txt
+$(SCAN_VENV)/.installed $(FUZZ_VENV)/.installed:
+	test -x $(@D)/bin/python || python3 -m venv $(@D)
+	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
+	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
 fuzz: venv $(FUZZ_VENV)/.installed
