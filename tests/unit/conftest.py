@@ -236,6 +236,22 @@ class Functions:
 
 
 @pytest.fixture
+def bcrypt_costs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The cost of every bcrypt check made from now on, in order (bcrypt's work is 2**cost)."""
+    import bcrypt
+
+    costs: list[int] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        costs.append(int(hashed.split(b"$")[2]))
+        return real(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counting)
+    return costs
+
+
+@pytest.fixture
 def lambdas(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Functions:
     return Functions(stack, monkeypatch)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from typing import Any
 
 import boto3
 import jwt
 import pytest
 
-from tests.unit.conftest import REGION, Functions, authorizer_context
+from books_api import passwords
+from tests.unit.conftest import REGION, TEST_BCRYPT_COST, Functions, authorizer_context
 
 PASSWORD = "violet-anchor-93-lantern"
 
@@ -72,21 +72,6 @@ def test_taken_username_is_409_whatever_its_case(lambdas: Functions) -> None:
     status, body, _ = signup(lambdas, username="ALICE", password="another-good-passphrase")
     assert status == 409
     assert body == {"message": "Username is already taken"}
-
-
-def test_racing_signups_for_one_name_give_exactly_one_201(lambdas: Functions) -> None:
-    lambdas.module("signup")
-    results: list[int] = []
-
-    def attempt(n: int) -> None:
-        results.append(signup(lambdas, password=f"{PASSWORD}-{n}")[0])
-
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == [201, 409, 409, 409, 409, 409]
 
 
 @pytest.mark.parametrize(
@@ -231,22 +216,84 @@ def test_failed_logins_share_one_401_body(lambdas: Functions, username: str, pas
 
 
 def test_unknown_username_costs_one_bcrypt_check_like_a_known_one(
-    lambdas: Functions, monkeypatch: pytest.MonkeyPatch
+    lambdas: Functions, bcrypt_costs: list[int]
 ) -> None:
-    import bcrypt
-
     signup(lambdas)
-    costs: list[int] = []
-    real = bcrypt.checkpw
-
-    def counting(password: bytes, hashed: bytes) -> bool:
-        costs.append(int(hashed.split(b"$")[2]))
-        return real(password, hashed)
-
-    monkeypatch.setattr(bcrypt, "checkpw", counting)
+    bcrypt_costs.clear()
     login(lambdas, username="alice", password="wrong-password-123")
     login(lambdas, username="nobody")
-    assert costs == [4, 4]
+    assert bcrypt_costs == [4, 4]
+
+
+def store_hash_of_cost(lambdas: Functions, username: str, cost: int) -> str:
+    """Give ``username`` a hash of PASSWORD made at ``cost``: as if made before BcryptCost changed."""
+    password_hash = passwords.hash_password(PASSWORD, cost=cost)
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=lambdas.stack.ref("UsersTable"),
+        Key={"username": {"S": username}},
+        UpdateExpression="SET password_hash = :h",
+        ExpressionAttributeValues={":h": {"S": password_hash}},
+    )
+    return password_hash
+
+
+@pytest.mark.parametrize("old_cost", [5, 6])
+def test_a_login_rehashes_a_hash_of_another_cost_without_ending_any_session(
+    lambdas: Functions, old_cost: int
+) -> None:
+    _, first, _ = signup(lambdas)
+    store_hash_of_cost(lambdas, "alice", old_cost)
+    status, _, _ = login(lambdas)
+    assert status == 200
+    stored = stored_user(lambdas, "alice")
+    assert passwords.cost_of(stored["password_hash"]["S"]) == int(TEST_BCRYPT_COST)
+    assert stored["session_generation"] == {"N": "0"}
+    assert (
+        lambdas.call("login", "POST", "/auth/refresh", body={"refresh_token": first["refresh_token"]})[0]
+        == 200
+    )
+    assert login(lambdas)[0] == 200
+    assert login(lambdas, password="wrong-password-123")[0] == 401
+
+
+def test_a_rehash_never_overwrites_a_hash_that_changed_meanwhile(lambdas: Functions) -> None:
+    signup(lambdas)
+    accounts = lambdas.module("login").accounts
+    read = accounts.users.get("alice")
+    changed = store_hash_of_cost(lambdas, "alice", 5)
+    assert accounts.users.replace_hash(read, passwords.hash_password(PASSWORD, cost=4)) is False
+    assert stored_user(lambdas, "alice")["password_hash"]["S"] == changed
+
+
+def test_a_failed_rehash_does_not_fail_the_login(lambdas: Functions, monkeypatch: pytest.MonkeyPatch) -> None:
+    from books_api.errors import ServiceUnavailable
+
+    signup(lambdas)
+    old = store_hash_of_cost(lambdas, "alice", 5)
+    users = lambdas.module("login").accounts.users
+
+    def unavailable(*args: Any) -> bool:
+        raise ServiceUnavailable(retry_after=1)
+
+    monkeypatch.setattr(users, "replace_hash", unavailable)
+    assert login(lambdas)[0] == 200
+    assert stored_user(lambdas, "alice")["password_hash"]["S"] == old
+
+
+def test_after_a_cost_change_unknown_and_known_usernames_cost_the_same_bcrypt_work(
+    lambdas: Functions, bcrypt_costs: list[int]
+) -> None:
+    """BcryptCost raised from 4 to 6 with alice's hash still at 4: a wrong password for her and
+    any password for a username no one has cost 2**6 of bcrypt's work each."""
+    signup(lambdas)
+    lambdas.overrides["BCRYPT_COST"] = "6"
+    lambdas.module("login")
+    bcrypt_costs.clear()
+    login(lambdas, password="wrong-password-123")
+    known = list(bcrypt_costs)
+    bcrypt_costs.clear()
+    login(lambdas, username="nobody")
+    assert sum(2**cost for cost in known) == sum(2**cost for cost in bcrypt_costs) == 2**6
 
 
 def test_users_me_returns_the_callers_profile(lambdas: Functions) -> None:

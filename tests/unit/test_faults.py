@@ -194,27 +194,6 @@ def test_login_under_dynamodb_faults_is_503(lambdas: Functions, faults: Injector
     assert login()[0] == 200
 
 
-def test_a_throttled_batch_read_that_leaves_keys_unprocessed_is_503(
-    lambdas: Functions, faults: Injector
-) -> None:
-    signup(lambdas)
-
-    def unprocessed(operation: str, params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        table = lambdas.stack.ref("UsersTable")
-        keys = {table: {"Keys": [{"username": {"S": "alice"}}]}}
-        return SimpleNamespace(status_code=200, headers={}), {"Responses": {}, "UnprocessedKeys": keys}
-
-    each(
-        faults,
-        "dynamodb",
-        [unprocessed],
-        lambda: lambdas.call(
-            "login", "POST", "/auth/login", body={"username": "alice", "password": PASSWORD}
-        ),
-        operations={"BatchGetItem"},
-    )
-
-
 def test_token_routes_under_dynamodb_faults_are_503(lambdas: Functions, faults: Injector) -> None:
     _, first, _ = signup(lambdas)
     caller = caller_context(first)
@@ -396,6 +375,26 @@ def test_with_strict_revocation_the_authorizer_denies_when_dynamodb_fails(
         faults.fail("dynamodb", fault)
         with pytest.raises(Exception, match=r"^Unauthorized$"):
             authorize(lambdas, pair["access_token"])
+    faults.clear()
+    assert authorize(lambdas, pair["access_token"])["principalId"]
+
+
+def test_with_strict_revocation_a_throttled_batch_read_that_leaves_keys_unprocessed_denies(
+    lambdas: Functions, faults: Injector
+) -> None:
+    lambdas.overrides["STRICT_REVOCATION"] = "true"
+    _, pair, _ = signup(lambdas)
+    authorize(lambdas, pair["access_token"])
+
+    def unprocessed(operation: str, params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        return SimpleNamespace(status_code=200, headers={}), {
+            "Responses": {},
+            "UnprocessedKeys": params["RequestItems"],
+        }
+
+    faults.fail("dynamodb", unprocessed, operations={"BatchGetItem"})
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorize(lambdas, pair["access_token"])
     faults.clear()
     assert authorize(lambdas, pair["access_token"])["principalId"]
 

@@ -15,27 +15,27 @@ COST = 4
 def test_passwords_past_72_bytes_are_not_truncated() -> None:
     base = "x7#" * 30  # 90 bytes
     hashed = passwords.hash_password(base, cost=COST)
-    assert passwords.verify_password(base, hashed)
-    assert not passwords.verify_password(base[:72], hashed)
-    assert not passwords.verify_password(base[:-1] + "y", hashed)
+    assert passwords.verify_password(base, hashed, cost=COST)
+    assert not passwords.verify_password(base[:72], hashed, cost=COST)
+    assert not passwords.verify_password(base[:-1] + "y", hashed, cost=COST)
 
 
 def test_the_longest_allowed_password_of_four_byte_characters_hashes() -> None:
     password = "🔑" * passwords.MAX_LENGTH  # 512 bytes of UTF-8
     passwords.check_policy(password, username="alice")
-    assert passwords.verify_password(password, passwords.hash_password(password, cost=COST))
+    assert passwords.verify_password(password, passwords.hash_password(password, cost=COST), cost=COST)
 
 
 def test_nfkc_equivalent_passwords_are_one_password() -> None:
     fullwidth = "".join(chr(ord(ch) + 0xFEE0) for ch in "fullwidth") + "-pass-42"
     hashed = passwords.hash_password(fullwidth, cost=COST)
-    assert passwords.verify_password("fullwidth-pass-42", hashed)
+    assert passwords.verify_password("fullwidth-pass-42", hashed, cost=COST)
 
 
 def test_non_ascii_passwords_are_distinct() -> None:
     hashed = passwords.hash_password("pässwörd-über-9", cost=COST)
-    assert passwords.verify_password("pässwörd-über-9", hashed)
-    assert not passwords.verify_password("passwort-uber-9", hashed)
+    assert passwords.verify_password("pässwörd-über-9", hashed, cost=COST)
+    assert not passwords.verify_password("passwort-uber-9", hashed, cost=COST)
 
 
 def test_bcrypt_never_sees_a_nul_byte() -> None:
@@ -82,9 +82,9 @@ def test_the_bundled_list_is_zxcvbns_and_has_at_least_10000_entries() -> None:
 
 
 def test_wrong_or_corrupt_hashes_verify_false() -> None:
-    assert not passwords.verify_password("anything-at-all", "not-a-bcrypt-hash")
+    assert not passwords.verify_password("anything-at-all", "not-a-bcrypt-hash", cost=COST)
     assert not passwords.verify_password(
-        "anything-at-all", passwords.hash_password("other-password-1", cost=COST)
+        "anything-at-all", passwords.hash_password("other-password-1", cost=COST), cost=COST
     )
 
 
@@ -96,3 +96,31 @@ def test_the_dummy_hash_is_a_real_bcrypt_hash_at_the_cost(cost: int) -> None:
     if cost == 4:
         # checkpw runs the full work (a malformed hash would raise instead, and answer early).
         assert bcrypt.checkpw(b"x", dummy) is False
+
+
+@pytest.mark.parametrize("stored", [4, 5, 6])
+def test_a_hash_of_a_lower_cost_is_padded_to_the_work_of_the_configured_one(
+    bcrypt_costs: list[int], stored: int
+) -> None:
+    hashed = passwords.hash_password("violet-anchor-93", cost=stored)
+    costs = bcrypt_costs
+    assert passwords.verify_password("violet-anchor-93", hashed, cost=7)
+    assert not passwords.verify_password("wrong-password-1", hashed, cost=7)
+    # bcrypt's work is 2**cost: the checks of each call add up to one check at cost 7.
+    assert costs[: len(costs) // 2] == costs[len(costs) // 2 :]
+    assert sum(2**cost for cost in costs[: len(costs) // 2]) == 2**7
+
+
+@pytest.mark.parametrize("password_hash", [None, "not-a-bcrypt-hash", "$2b$99$" + "x" * 53])
+def test_no_usable_hash_costs_one_check_at_the_configured_cost(
+    bcrypt_costs: list[int], password_hash: str | None
+) -> None:
+    assert not passwords.verify_password("violet-anchor-93", password_hash, cost=5)
+    assert bcrypt_costs == [5]
+
+
+@pytest.mark.parametrize(("stored", "configured", "expected"), [(4, 4, False), (4, 5, True), (6, 5, True)])
+def test_a_hash_of_another_cost_needs_a_rehash(stored: int, configured: int, expected: bool) -> None:
+    hashed = passwords.hash_password("violet-anchor-93", cost=stored)
+    assert passwords.cost_of(hashed) == stored
+    assert passwords.needs_rehash(hashed, cost=configured) is expected

@@ -1,9 +1,12 @@
-"""Races: simultaneous writes to one book, one password, one username's failure count.
+"""Races: every guard with a limit or a single-use rule, attacked with simultaneous attempts.
 
 Each racer runs in its own copy of the function (as concurrent Lambda invocations do), and a
 threading.Barrier holds every racer's first write until all of them have made their reads, so
-only the conditional writes can keep the outcome one of the serial outcomes. (Simultaneous
-signups and refreshes: test_accounts and test_sessions.)
+only the conditional writes can keep the outcome one of the serial outcomes. Where a guard's
+worst moment is later (a lockout's, while other guesses are inside bcrypt), a Gate holds the
+racers there too. Guards: one book's conditional writes, one username's signup, one password's
+change, the lockout of logins and of password changes, a refresh racing a password change.
+(Simultaneous refreshes of one token: test_sessions; all of them over HTTP: tests/integration.)
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import jwt
 import pytest
 
+from books_api import passwords
 from tests.unit.conftest import (
     LOGICAL_IDS,
     TEST_BCRYPT_COST,
@@ -66,7 +70,36 @@ def call(module: Any, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
 
 
-def race(*attempts: Callable[[], Any]) -> list[Any]:
+class Gate:
+    """Holds each racer that reaches a point until every racer has reached it or finished, so
+    those that get there are all there at once (and no one waits for a racer that never comes).
+
+    ``race(..., gate=gate)`` reports each racer's end; ``reached`` counts those that got there.
+    """
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self.reached = 0
+        self.finished = 0
+        self._condition = threading.Condition()
+        self._held = threading.local()
+
+    def hold(self) -> None:
+        if getattr(self._held, "once", False):
+            return
+        self._held.once = True
+        with self._condition:
+            self.reached += 1
+            self._condition.notify_all()
+            assert self._condition.wait_for(lambda: self.reached + self.finished >= self.parties, timeout=10)
+
+    def finish(self) -> None:
+        with self._condition:
+            self.finished += 1
+            self._condition.notify_all()
+
+
+def race(*attempts: Callable[[], Any], gate: Gate | None = None) -> list[Any]:
     """Run each attempt in its own thread, all at once; their results, in order."""
     results: list[Any] = [None] * len(attempts)
 
@@ -75,6 +108,9 @@ def race(*attempts: Callable[[], Any]) -> list[Any]:
             results[index] = attempts[index]()
         except Exception as error:  # a racer's crash is an outcome to assert on, not to lose
             results[index] = error
+        finally:
+            if gate is not None:
+                gate.finish()
 
     threads = [threading.Thread(target=run, args=(index,)) for index in range(len(attempts))]
     for thread in threads:
@@ -99,13 +135,19 @@ def new_book(lambdas: Functions) -> str:
     return book["id"]
 
 
-def racing_books(lambdas: Functions, count: int) -> list[Any]:
-    """``count`` copies of the books function whose first write waits for all of them."""
+def writing_together(lambdas: Functions, name: str, count: int, store: Callable[[Any], Any]) -> list[Any]:
+    """``count`` copies of function ``name`` whose ``store(module)`` (a repository) holds its first
+    write until every copy has made its reads."""
     barrier = threading.Barrier(count, timeout=10)
-    modules = copies(lambdas, "books", count)
+    modules = copies(lambdas, name, count)
     for module in modules:
-        module.books._dynamodb = WritesAfter(module.books.dynamodb, barrier)
+        repository = store(module)
+        repository._dynamodb = WritesAfter(repository.dynamodb, barrier)
     return modules
+
+
+def racing_books(lambdas: Functions, count: int) -> list[Any]:
+    return writing_together(lambdas, "books", count, lambda module: module.books)
 
 
 BODIES = [
@@ -206,11 +248,7 @@ def test_simultaneous_password_changes_leave_exactly_one_new_password(lambdas: F
     claims = jwt.decode(first["access_token"], options={"verify_signature": False})
     caller = {"principalId": claims["sub"], "username": "alice", "roles": "reader", "sid": claims["sid"]}
     new_passwords = [f"copper-kettle-48-meadow-{n}" for n in range(3)]
-    barrier = threading.Barrier(len(new_passwords), timeout=10)
-    modules = copies(lambdas, "signup", len(new_passwords))
-    for module in modules:
-        sessions = module.accounts.sessions
-        sessions._dynamodb = WritesAfter(sessions.dynamodb, barrier)
+    modules = writing_together(lambdas, "signup", len(new_passwords), lambda module: module.accounts.sessions)
     results = race(
         *(
             lambda module=module, new=new: call(
@@ -240,26 +278,146 @@ def test_simultaneous_password_changes_leave_exactly_one_new_password(lambdas: F
     ]
 
 
-def test_simultaneous_failed_logins_are_each_counted(lambdas: Functions) -> None:
-    """Five wrong passwords at once lock the username, as five in a row do: no failure is lost."""
-    lambdas.call("signup", "POST", "/auth/signup", body={"username": "alice", "password": PASSWORD})
-    threshold = 5
-    barrier = threading.Barrier(threshold, timeout=10)
-    modules = copies(lambdas, "login", threshold)
-    for module in modules:
-        throttle = module.accounts.throttle
-        throttle._dynamodb = WritesAfter(throttle.dynamodb, barrier)
+def signed_up(lambdas: Functions, username: str = "alice") -> dict[str, Any]:
+    status, pair, _ = lambdas.call(
+        "signup", "POST", "/auth/signup", body={"username": username, "password": PASSWORD}
+    )
+    assert status == 201
+    return pair
+
+
+def caller_of(pair: dict[str, Any]) -> dict[str, str]:
+    claims = jwt.decode(pair["access_token"], options={"verify_signature": False})
+    return {
+        "principalId": claims["sub"],
+        "username": claims["username"],
+        "roles": "reader",
+        "sid": claims["sid"],
+    }
+
+
+def holding_bcrypt(monkeypatch: pytest.MonkeyPatch, gate: Gate) -> list[int]:
+    """Every racer's first bcrypt check waits at ``gate``: whatever a guard let through is then
+    inside bcrypt at once. Returns the list the gate's racers are counted into, per check."""
+    checked: list[int] = []
+    real = passwords._checkpw
+
+    def held(password: str, password_hash: str) -> bool:
+        gate.hold()
+        checked.append(threading.get_ident())
+        return real(password, password_hash)
+
+    monkeypatch.setattr(passwords, "_checkpw", held)
+    return checked
+
+
+@pytest.mark.parametrize("route", ["login", "password change"])
+def test_of_twelve_simultaneous_wrong_passwords_at_most_five_are_checked(
+    lambdas: Functions, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    """The lockout admits each check before it runs, in one conditional write: twelve guesses
+    that all arrive before any is counted get five checks, whatever the interleaving."""
+    pair = signed_up(lambdas)
+    count, threshold = 12, 5
+    name = "login" if route == "login" else "signup"
+    # Every racer has read before any admission is written; then every admitted one is in bcrypt.
+    modules = writing_together(lambdas, name, count, lambda module: module.accounts.throttle)
+    gate = Gate(count)
+    checked = holding_bcrypt(monkeypatch, gate)
+
+    def attempt(module: Any, n: int) -> tuple[int, Any]:
+        if route == "login":
+            return call(
+                module, "POST", "/auth/login", body={"username": "alice", "password": f"wrong-guess-{n}"}
+            )
+        body = {"current_password": f"wrong-guess-{n}", "new_password": "copper-kettle-48-meadow"}
+        return call(module, "POST", "/users/me/password", body=body, authorizer=caller_of(pair))
+
+    results = race(
+        *(lambda module=module, n=n: attempt(module, n) for n, module in enumerate(modules)), gate=gate
+    )
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [401] * threshold + [429] * (count - threshold), results
+    assert len(set(checked)) == gate.reached == threshold
+    # Locked: the right password is refused too, without a check.
+    status, _, headers = lambdas.call(
+        "login", "POST", "/auth/login", body={"username": "alice", "password": PASSWORD}
+    )
+    assert (status, int(headers["retry-after"]) >= 1) == (429, True)
+    assert len(checked) == threshold
+
+
+def test_twelve_simultaneous_guesses_for_an_unknown_username_get_five_checks_too(
+    lambdas: Functions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 12
+    modules = copies(lambdas, "login", count)
+    gate = Gate(count)
+    checked = holding_bcrypt(monkeypatch, gate)
     results = race(
         *(
             lambda module=module, n=n: call(
-                module, "POST", "/auth/login", body={"username": "alice", "password": f"wrong-guess-{n}"}
+                module, "POST", "/auth/login", body={"username": "nobody", "password": f"wrong-guess-{n}"}
+            )
+            for n, module in enumerate(modules)
+        ),
+        gate=gate,
+    )
+    assert sorted(status for status, _ in results) == [401] * 5 + [429] * 7
+    assert len(checked) == 5
+
+
+def test_simultaneous_signups_for_one_name_give_exactly_one_201(lambdas: Functions) -> None:
+    count = 6
+    modules = writing_together(lambdas, "signup", count, lambda module: module.accounts.sessions)
+    results = race(
+        *(
+            lambda module=module, n=n: call(
+                module, "POST", "/auth/signup", body={"username": "Alice", "password": f"{PASSWORD}-{n}"}
             )
             for n, module in enumerate(modules)
         )
     )
-    assert [status for status, _ in results] == [401] * threshold
-    status, body, headers = lambdas.call(
-        "login", "POST", "/auth/login", body={"username": "alice", "password": PASSWORD}
+    assert sorted(status for status, _ in results) == [201] + [409] * (count - 1)
+    winner = next(n for n, (status, _) in enumerate(results) if status == 201)
+    assert (
+        lambdas.call(
+            "login", "POST", "/auth/login", body={"username": "alice", "password": f"{PASSWORD}-{winner}"}
+        )[0]
+        == 200
     )
-    assert status == 429, body
-    assert int(headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize("first", ["refresh", "change"])
+def test_a_refresh_racing_a_password_change_issues_nothing_once_the_change_is_in(
+    lambdas: Functions, first: str
+) -> None:
+    """Both have read the session as current before either writes; whichever writes second sees
+    the other's write, as if they had run one after the other."""
+    pair = signed_up(lambdas)
+    (refresher,) = copies(lambdas, "login", 1)
+    (changer,) = copies(lambdas, "signup", 1)
+    barrier = threading.Barrier(2, timeout=10)
+    for module, late in ((refresher, first == "change"), (changer, first == "refresh")):
+        sessions = module.accounts.sessions
+        sessions._dynamodb = _Late(WritesAfter(sessions.dynamodb, barrier), 0.2 if late else 0)
+    refreshed, changed = race(
+        lambda: call(refresher, "POST", "/auth/refresh", body={"refresh_token": pair["refresh_token"]}),
+        lambda: call(
+            changer,
+            "POST",
+            "/users/me/password",
+            body={"current_password": PASSWORD, "new_password": "copper-kettle-48-meadow"},
+            authorizer=caller_of(pair),
+        ),
+    )
+    assert changed[0] == 200
+    if first == "change":
+        assert refreshed == (401, {"message": "Invalid refresh token"})
+    else:
+        assert refreshed[0] == 200
+        # Its session ended with the change all the same.
+        status, _, _ = lambdas.call(
+            "login", "POST", "/auth/refresh", body={"refresh_token": refreshed[1]["refresh_token"]}
+        )
+        assert status == 401

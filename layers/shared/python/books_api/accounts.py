@@ -101,37 +101,45 @@ class Accounts:
             raise
         return user, pair
 
-    def _authenticate(self, username: str, password: str) -> User:
+    def _authenticate(self, username: str, password: str, *, rehash: bool = True) -> User:
         """The user whose password this is, checked under the lockout; one 401 for every other case.
 
-        One BatchGetItem reads the user and the username's lockout record; then exactly one
-        bcrypt check runs, against a dummy hash at the same cost when there is no such user.
+        The lockout admits the check first (``LoginThrottle.admit``: one conditional write, or a
+        429 without any bcrypt work); then one GetItem reads the user and one check at the
+        configured cost runs, against a dummy hash when there is no such user. A success resets
+        the username's count before anything else is written, so a later failure (say, of the
+        session's write) cannot leave it counted. With ``rehash``, a hash of another cost than
+        the configured one is replaced.
         """
         try:
             name: str | None = normalize_username(username)
         except ApiError:
             name = None
-        now = int(time.time())
-        user: User | None = None
-        record = None
         if name:
-            items = aws.get_items(
-                self.users.dynamodb,
-                {self.users.table: self.users.key(name), self.throttle.table: self.throttle.key(name)},
-            )
-            user = User.from_item(items[self.users.table]) if items[self.users.table] else None
-            record = items[self.throttle.table]
-            self.throttle.check(record, now=now)
-        matches = passwords.verify_password(
-            password, user.password_hash if user else passwords.dummy_hash(self.settings.bcrypt_cost)
-        )
-        if user is None or not matches:
-            if name:
-                self.throttle.record_failure(name, now=now)
+            self.throttle.admit(name, now=int(time.time()))
+        user = self.users.get(name) if name else None
+        cost = self.settings.bcrypt_cost
+        if not passwords.verify_password(password, user.password_hash if user else None, cost=cost):
             raise Unauthorized(INVALID_CREDENTIALS)
-        if record is not None:
-            self.throttle.clear(user.username)
+        self.throttle.clear(user.username)
+        if rehash and passwords.needs_rehash(user.password_hash, cost=cost):
+            user = self._rehash(user, password)
         return user
+
+    def _rehash(self, user: User, password: str) -> User:
+        """Store ``password`` hashed at the configured cost, if the hash is still the one checked.
+
+        Not a password change: no session ends. Best effort: the login goes on if it fails.
+        """
+        password_hash = passwords.hash_password(password, cost=self.settings.bcrypt_cost)
+        try:
+            replaced = self.users.replace_hash(user, password_hash)
+        except ServiceUnavailable:
+            replaced = False
+        if not replaced:
+            return user
+        logger.info("Password rehashed at the configured cost", extra={"user_id": user.id})
+        return replace(user, password_hash=password_hash)
 
     def login(self, username: str, password: str) -> tuple[User, dict[str, Any]]:
         """The user and a token pair for the right password, in a new session."""
@@ -172,7 +180,11 @@ class Accounts:
                 self._revoke_on_reuse(family)
             if code == "TransactionConflict":
                 raise ServiceUnavailable(retry_after=aws.RETRY_AFTER_SECONDS) from error
-            if code is not None or _cancellation_code(error, 2) == "ConditionalCheckFailed":
+            # The family was revoked (2) or its owner's sessions ended (3) since they were read.
+            if code is not None or "ConditionalCheckFailed" in (
+                _cancellation_code(error, 2),
+                _cancellation_code(error, 3),
+            ):
                 raise Unauthorized(INVALID_REFRESH_TOKEN) from None
             raise
         access_token = issue_access_token(
@@ -242,7 +254,7 @@ class Accounts:
         """Check the current password (under the lockout), set the new one, revoke every session,
         and start a new one for the caller."""
         try:
-            user = self._authenticate(username, current_password)
+            user = self._authenticate(username, current_password, rehash=False)
         except Unauthorized:
             raise Unauthorized("Current password is incorrect") from None
         if user.id != subject:

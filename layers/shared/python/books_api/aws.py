@@ -101,17 +101,3 @@ def unavailable_on_failure() -> Iterator[None]:
         raise
     except BotoCoreError as error:
         raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS) from error
-
-
-def get_items(dynamodb: Any, keys: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
-    """One item from each of several tables in one strongly consistent BatchGetItem: table -> item.
-
-    A key DynamoDB leaves unprocessed (it does so when throttled) is a 503, never a missing item.
-    """
-    request = {table: {"Keys": [key], "ConsistentRead": True} for table, key in keys.items()}
-    with unavailable_on_failure():
-        response = dynamodb.batch_get_item(RequestItems=request)
-    if response.get("UnprocessedKeys"):
-        raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS)
-    found = response.get("Responses", {})
-    return {table: (found.get(table) or [None])[0] for table in keys}

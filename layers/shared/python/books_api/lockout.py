@@ -1,13 +1,25 @@
-"""Failed-login lockout per username, in the tokens table (``LOCK#<username>``, expiring by TTL).
+"""Credential-check lockout per username, in the tokens table (``LOCK#<username>``, expiring by TTL).
 
-After ``threshold`` failures within ``window_seconds`` the username is locked for a wait that
-starts at ``base_seconds`` and doubles with each further lockout up to ``max_seconds``, as
-Cognito does. While locked every attempt is a 429, the right password included, and does not
-count. A success clears the record. Unknown usernames are tracked exactly like known ones.
+A credential check (a login's password, a password change's current password) is *admitted*
+before it runs: one conditional UpdateItem counts it, and refuses it with a 429 when the
+username is locked or ``threshold`` checks have already been admitted in the current window.
+So however many attempts arrive at once, at most ``threshold`` passwords are checked per window
+per username: counting a failure after the check would let every guess that arrives while
+another is inside bcrypt pass unseen.
+
+The admission that uses the last place of a window also sets the lock, in the same write: it
+holds unless that check succeeds. The wait starts at ``base_seconds`` and doubles with each
+further lockout up to ``max_seconds``, as Cognito does. A success deletes the record, so the
+count starts again.
+Unknown usernames are counted exactly like known ones: admission never looks at the user.
+
+Item: ``attempts`` admitted in the window that began at ``window_start``; ``locked_until``;
+``lockouts`` so far (for the doubling); ``expires_at`` for TTL.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,6 +27,14 @@ from botocore.exceptions import ClientError
 from books_api import aws
 from books_api.config import LockoutSettings
 from books_api.errors import ServiceUnavailable, TooManyRequests
+
+# Each conditional write that loses a race to another admission is retried with what that
+# write saw: a first attempt of a window and the last place of one take two writes, and a
+# few more cover the writes of simultaneous admissions in between.
+MAX_WRITES = 6
+_UNSEEN = object()
+_PLACEHOLDER = re.compile(r":\w+")
+_UNLOCKED = "(attribute_not_exists(locked_until) OR locked_until <= :now)"
 
 
 class LoginThrottle:
@@ -31,80 +51,101 @@ class LoginThrottle:
     def key(username: str) -> dict[str, Any]:
         return {"pk": {"S": f"LOCK#{username}"}}
 
-    def check(self, record: dict[str, Any] | None, *, now: int) -> None:
-        """A 429 with Retry-After while ``record`` (this table's item, or None) holds a lock."""
-        locked_until = int(record["locked_until"]["N"]) if record and "locked_until" in record else 0
+    def wait_after(self, lockouts: int) -> int:
+        """How long the lock that follows ``lockouts`` earlier ones lasts."""
+        return min(self.settings.max_seconds, self.settings.base_seconds * 2**lockouts)
+
+    def admit(self, username: str, *, now: int) -> None:
+        """Count one credential check for ``username``, or refuse it with a 429 (Retry-After).
+
+        A 503 when DynamoDB cannot decide: an attempt that was not counted is never checked.
+        """
+        seen: Any = _UNSEEN  # the item as the last refused write saw it (None: no item)
+        for _ in range(MAX_WRITES):
+            request = {"TableName": self.table, "Key": self.key(username), **self._admission(seen, now=now)}
+            try:
+                with aws.unavailable_on_failure():
+                    self.dynamodb.update_item(**request)
+                return
+            except ClientError as error:
+                if aws.error_code(error) != "ConditionalCheckFailedException":
+                    raise
+                seen = error.response.get("Item")
+        raise ServiceUnavailable(retry_after=aws.RETRY_AFTER_SECONDS)
+
+    def _admission(self, seen: Any, *, now: int) -> dict[str, Any]:
+        """The conditional write that admits an attempt, given the item as last seen.
+
+        Raises the 429 instead when what was seen refuses the attempt.
+        """
+        threshold = self.settings.threshold
+        cutoff = now - self.settings.window_seconds
+        values = {
+            ":now": {"N": str(now)},
+            ":cutoff": {"N": str(cutoff)},
+            ":one": {"N": "1"},
+            ":exp": {"N": str(now + self.settings.window_seconds + self.settings.max_seconds)},
+        }
+        if seen is _UNSEEN:  # the usual case: a window with room
+            return self._request(
+                "SET attempts = attempts + :one, expires_at = :exp",
+                f"window_start > :cutoff AND attempts < :last AND {_UNLOCKED}",
+                {**values, ":last": {"N": str(threshold - 1)}},
+            )
+        locked_until = _number(seen, "locked_until")
         if locked_until > now:
             raise TooManyRequests(retry_after=locked_until - now)
-
-    def _expiry(self, now: int) -> dict[str, str]:
-        # Kept past the longest wait, so the doubling survives a lockout; then TTL forgets it.
-        return {"N": str(now + self.settings.window_seconds + self.settings.max_seconds)}
-
-    def _update(self, username: str, expression: str, condition: str | None, values: dict) -> dict | None:
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": self.key(username),
-            "UpdateExpression": expression,
-            "ExpressionAttributeValues": values,
-            "ReturnValues": "ALL_NEW",
-        }
-        if condition:
-            request["ConditionExpression"] = condition
-        try:
-            with aws.unavailable_on_failure():
-                return self.dynamodb.update_item(**request)["Attributes"]
-        except ClientError as error:
-            if aws.error_code(error) == "ConditionalCheckFailedException":
-                return None
-            raise
-
-    def record_failure(self, username: str, *, now: int) -> None:
-        """Count one failure (atomically); the one that reaches the threshold sets the lock.
-
-        Within the window a failure adds one; otherwise it starts a new window, but only if no
-        one else just did (else two simultaneous first failures would both count as the first):
-        whoever loses that race adds one to the window the winner started.
-        """
-        expiry = self._expiry(now)
-        cutoff = {":cutoff": {"N": str(now - self.settings.window_seconds)}}
-        record = None
-        for _ in range(2):
-            record = self._update(
-                username,
-                "SET failures = failures + :one, expires_at = :exp",
-                "window_start > :cutoff",
-                {":one": {"N": "1"}, ":exp": expiry, **cutoff},
-            ) or self._update(
-                username,
-                "SET failures = :one, window_start = :now, expires_at = :exp",
-                "attribute_not_exists(window_start) OR window_start <= :cutoff",
-                {":one": {"N": "1"}, ":now": {"N": str(now)}, ":exp": expiry, **cutoff},
-            )
-            if record is not None:
-                break
-        if record is None:
-            raise ServiceUnavailable(retry_after=aws.RETRY_AFTER_SECONDS)
-        failures = int(record["failures"]["N"])
-        if failures < self.settings.threshold:
-            return
-        lockouts = int(record.get("lockouts", {"N": "0"})["N"])
-        wait = min(self.settings.max_seconds, self.settings.base_seconds * 2**lockouts)
-        self._update(
-            username,
-            "SET locked_until = :until, lockouts = :lockouts, failures = :zero, window_start = :now, "
-            "expires_at = :exp",
-            "failures = :failures",
+        window_start = _number(seen, "window_start", default=None)
+        lockouts = _number(seen, "lockouts")
+        if window_start is None or window_start <= cutoff:
+            attempts_before, condition = 0, "(attribute_not_exists(pk) OR window_start <= :cutoff)"
+        else:
+            attempts_before = _number(seen, "attempts")
+            if attempts_before >= threshold:  # only when the threshold was lowered meanwhile
+                raise TooManyRequests(retry_after=window_start + self.settings.window_seconds - now)
+            condition = "window_start = :seen_start AND attempts = :seen"
+            values.update({":seen_start": {"N": str(window_start)}, ":seen": {"N": str(attempts_before)}})
+        if attempts_before + 1 < threshold:
+            if attempts_before == 0:
+                update = "SET attempts = :one, window_start = :now, expires_at = :exp"
+            else:
+                update = "SET attempts = attempts + :one, expires_at = :exp"
+            return self._request(update, f"{condition} AND {_UNLOCKED}", values)
+        # The last place of the window: this attempt locks the username unless it succeeds.
+        # The next window starts when the lock ends, so it begins with no attempts.
+        wait = self.wait_after(lockouts)
+        values.update(
             {
                 ":until": {"N": str(now + wait)},
                 ":lockouts": {"N": str(lockouts + 1)},
                 ":zero": {"N": "0"},
-                ":now": {"N": str(now)},
+                ":next_start": {"N": str(now + wait)},
                 ":exp": {"N": str(now + wait + self.settings.window_seconds + self.settings.max_seconds)},
-                ":failures": {"N": str(failures)},
-            },
+            }
+        )
+        return self._request(
+            "SET attempts = :zero, window_start = :next_start, locked_until = :until, "
+            "lockouts = :lockouts, expires_at = :exp",
+            f"{condition} AND {_UNLOCKED}",
+            values,
         )
 
+    @staticmethod
+    def _request(update: str, condition: str, values: dict[str, Any]) -> dict[str, Any]:
+        named = set(_PLACEHOLDER.findall(update + " " + condition))
+        return {
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {name: value for name, value in values.items() if name in named},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
     def clear(self, username: str) -> None:
+        """Forget ``username``'s count: a check succeeded."""
         with aws.unavailable_on_failure():
             self.dynamodb.delete_item(TableName=self.table, Key=self.key(username))
+
+
+def _number(item: dict[str, Any] | None, name: str, *, default: int | None = 0) -> Any:
+    value = (item or {}).get(name)
+    return int(value["N"]) if value else default

@@ -22,6 +22,7 @@ from books_api.errors import field_error
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
+MIN_COST, MAX_COST = 4, 31  # bcrypt's own bounds
 _PREHASH_LABEL = b"books-api/password/v1"
 
 
@@ -63,18 +64,52 @@ def hash_password(password: str, *, cost: int) -> str:
     return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds=cost)).decode("ascii")
 
 
-def verify_password(password: str, password_hash: str) -> bool:
+def cost_of(password_hash: str) -> int | None:
+    """The cost a bcrypt hash was made with (``$2b$12$...`` is 12), or None if it is not one."""
+    parts = password_hash.split("$")
+    if len(parts) != 4 or parts[1] not in ("2a", "2b", "2y") or not parts[2].isdigit():
+        return None
+    cost = int(parts[2])
+    return cost if MIN_COST <= cost <= MAX_COST else None
+
+
+def _checkpw(password: str, password_hash: str) -> bool:
     try:
         return bcrypt.checkpw(_prehash(password), password_hash.encode("ascii"))
     except ValueError:
         return False
 
 
+def verify_password(password: str, password_hash: str | None, *, cost: int) -> bool:
+    """Whether ``password`` is the one ``password_hash`` was made from, at the work of one check
+    at ``cost`` at least, whatever the hash: so no answer tells a known username from another.
+
+    With no hash (no such user, or a hash that is not bcrypt's), the check runs against a dummy
+    hash at ``cost``. A hash made at a lower cost (before the configured cost was raised) is
+    checked, then padded with dummy checks at each cost from its own up to ``cost``: bcrypt's
+    work doubles with each step, so their sum is the work of one check at ``cost``. A hash made
+    at a higher cost costs more: lowering the cost is never done to live hashes' advantage.
+    """
+    stored_cost = cost_of(password_hash) if password_hash else None
+    if password_hash is None or stored_cost is None:
+        _checkpw(password, dummy_hash(cost))
+        return False
+    matches = _checkpw(password, password_hash)
+    for padding in range(stored_cost, cost):
+        _checkpw(password, dummy_hash(padding))
+    return matches
+
+
+def needs_rehash(password_hash: str, *, cost: int) -> bool:
+    """Whether a stored hash was made at another cost than ``cost`` (it is rehashed at login)."""
+    return cost_of(password_hash) != cost
+
+
 def dummy_hash(cost: int) -> str:
     """A well-formed bcrypt hash at ``cost`` that no one's password produced.
 
-    Checking a password against it costs the same bcrypt work as a real check, so an unknown
-    username answers in the same time as a known one; its result is never used.
+    Checking a password against it costs the same bcrypt work as a real check; its result is
+    never used.
     """
     return f"$2b${cost:02d}$" + _DUMMY_SALT_AND_CHECKSUM
 

@@ -145,8 +145,10 @@ class SessionStore:
     def rotation(self, spent: RefreshRecord, family: Family) -> tuple[str, list[dict[str, Any]]]:
         """A new refresh token of ``family`` and the writes that spend ``spent`` for it, atomically.
 
-        The writes succeed only if ``spent`` is still unspent and the family still unrevoked, so
-        of several simultaneous refreshes with one token exactly one succeeds.
+        The writes succeed only if ``spent`` is still unspent, the family still unrevoked and of
+        its owner's current session generation, so of several simultaneous refreshes with one
+        token exactly one succeeds, and a refresh that loses the race with a password change
+        (which raises the generation) issues nothing.
         """
         token = new_refresh_token()
         writes = [
@@ -166,6 +168,14 @@ class SessionStore:
                     "Key": self.family_key(family.id),
                     "ConditionExpression": "revoked = :false",
                     "ExpressionAttributeValues": {":false": {"BOOL": False}},
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": self.user_key(family.user_id),
+                    "ConditionExpression": "attribute_not_exists(pk) OR generation <= :generation",
+                    "ExpressionAttributeValues": {":generation": {"N": str(family.generation)}},
                 }
             },
         ]

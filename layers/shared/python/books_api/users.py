@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from books_api import aws
 from books_api.errors import field_error
 from books_api.permissions import ADMIN, READER
@@ -124,6 +126,27 @@ class UserRepository:
                 },
             }
         }
+
+    def replace_hash(self, user: User, password_hash: str) -> bool:
+        """Replace ``user``'s hash with another of the same password (a rehash at a new cost):
+        only if the stored hash is still the one ``user`` was read with. False if it changed."""
+        try:
+            with aws.unavailable_on_failure():
+                self.dynamodb.update_item(
+                    TableName=self.table,
+                    Key=self.key(user.username),
+                    UpdateExpression="SET password_hash = :new",
+                    ConditionExpression="password_hash = :old",
+                    ExpressionAttributeValues={
+                        ":new": {"S": password_hash},
+                        ":old": {"S": user.password_hash},
+                    },
+                )
+        except ClientError as error:
+            if aws.error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def set_roles(self, username: str, roles: tuple[str, ...]) -> None:
         with aws.unavailable_on_failure():
