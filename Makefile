@@ -46,10 +46,16 @@ test: lint validate scan fuzz
 SCAN_VENV := .venv-scan
 BANDIT_PATHS := layers/shared/python functions tools admin_cli local_api
 
+# checkov runs twice: with the defaults, and with every option on (the WAF, strict revocation,
+# deletion protection), since it scans only the resources whose conditions the defaults meet.
+OPTIONS_ON := WafEnabled=true StrictRevocation=true DeletionProtection=true
+
 scan: venv $(SCAN_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(PY) -m tools.sam_transform $(SCAN_VENV)/sam-transformed.json
 	$(SCAN_VENV)/bin/checkov --config-file checkov.yaml --file $(SCAN_VENV)/sam-transformed.json
+	$(PY) -m tools.sam_transform $(SCAN_VENV)/sam-transformed-options.json $(OPTIONS_ON)
+	$(SCAN_VENV)/bin/checkov --config-file checkov.yaml --file $(SCAN_VENV)/sam-transformed-options.json
 	$(SCAN_VENV)/bin/bandit --quiet --recursive --severity-level medium $(BANDIT_PATHS)
 
 # Fuzzing: schemathesis with docs/openapi.json against a local server on 127.0.0.1 (tools/fuzz.py,

@@ -5,7 +5,11 @@ API's stage and methods, the layer versions), so a scanner that reads it checks 
 ``sam package`` would upload the code and put S3 URIs in place of the local folders; here the
 folders become placeholder S3 URIs instead, so the transform runs offline.
 
-    python -m tools.sam_transform [OUTPUT.json]
+    python -m tools.sam_transform [OUTPUT.json [NAME=VALUE ...]]
+
+Each NAME=VALUE becomes that parameter's default in the output: checkov evaluates conditions
+with the defaults, so resources behind an option off by default (the WAF web ACL, strict
+revocation's policy) are scanned only in an output with the option on.
 """
 
 from __future__ import annotations
@@ -51,8 +55,19 @@ def transformed(template_path: Path = TEMPLATE) -> dict[str, Any]:
     return undo_mark_unicode_str_in_template(result)
 
 
+def with_defaults(template: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """``template`` with the parameter defaults ``overrides`` (NAME=VALUE) give."""
+    result = copy.deepcopy(template)
+    for override in overrides:
+        name, separator, value = override.partition("=")
+        if not separator or name not in result.get("Parameters", {}):
+            raise SystemExit(f"not a parameter of the template: {override!r} (NAME=VALUE)")
+        result["Parameters"][name]["Default"] = value
+    return result
+
+
 def main(argv: list[str]) -> int:
-    text = json.dumps(transformed(), indent=1, sort_keys=True) + "\n"
+    text = json.dumps(with_defaults(transformed(), argv[2:]), indent=1, sort_keys=True) + "\n"
     if len(argv) > 1:
         Path(argv[1]).write_text(text)
     else:

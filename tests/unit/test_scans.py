@@ -4,6 +4,7 @@ scanners, a reason for every checkov skip, and a SAM transform that shows checko
 
 from __future__ import annotations
 
+import json
 import re
 from importlib.metadata import version
 from pathlib import Path
@@ -13,7 +14,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from local_api.template import ROOT
-from tools.sam_transform import transformed
+from tools.sam_transform import transformed, with_defaults
 
 # Each minimum is the first release without a known vulnerability that affects this code, or with
 # the behaviour it relies on (bcrypt 5 refuses passwords past 72 bytes instead of truncating).
@@ -103,3 +104,40 @@ def test_the_scan_venv_is_not_the_test_venv() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "requirements-scan.txt" in makefile
     assert "checkov" not in Path(ROOT / "requirements-dev.txt").read_text()
+
+
+def test_an_option_turned_on_becomes_the_default_that_checkov_evaluates_conditions_with() -> None:
+
+    on = with_defaults(transformed(), ["WafEnabled=true"])
+    assert on["Parameters"]["WafEnabled"]["Default"] == "true"
+    assert transformed()["Parameters"]["WafEnabled"]["Default"] == "false"
+    with pytest.raises(SystemExit, match="not a parameter"):
+        with_defaults(transformed(), ["NoSuchParameter=1"])
+
+
+def test_the_web_acl_limits_auth_per_source_ip_guards_the_stage_and_logs_no_token() -> None:
+    resources = transformed()["Resources"]
+    waf = {name: res for name, res in resources.items() if res["Type"].startswith("AWS::WAFv2::")}
+    assert {res["Condition"] for res in waf.values()} == {"WafOn"}
+    acl = waf["WebAcl"]["Properties"]
+    rules = {rule["Name"]: rule for rule in acl["Rules"]}
+    rate = rules["AuthRequestsPerIp"]["Statement"]["RateBasedStatement"]
+    assert rate["AggregateKeyType"] == "IP"
+    assert rate["Limit"] == {"Ref": "WafAuthRequestsPerIp"}
+    assert rate["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == {"Fn::Sub": "/${Stage}/auth/"}
+    block = rules["AuthRequestsPerIp"]["Action"]["Block"]["CustomResponse"]
+    body = acl["CustomResponseBodies"][block["CustomResponseBodyKey"]]
+    assert (block["ResponseCode"], json.loads(body["Content"])["message"]) == (
+        429,
+        "Too many requests; try again later",
+    )
+    managed = {
+        rule["Statement"]["ManagedRuleGroupStatement"]["Name"]
+        for rule in acl["Rules"]
+        if "ManagedRuleGroupStatement" in rule["Statement"]
+    }
+    assert managed == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"}
+    association = waf["WebAclAssociation"]["Properties"]["ResourceArn"]["Fn::Sub"]
+    assert association.endswith("/restapis/${Api}/stages/${ApiStage}") and "ApiStage" in resources
+    logging = waf["WafLogging"]["Properties"]
+    assert {"SingleHeader": {"Name": "authorization"}} in logging["RedactedFields"]

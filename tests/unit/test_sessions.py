@@ -367,3 +367,18 @@ def test_a_password_change_with_wrong_current_passwords_is_locked_out_too(lambda
     pair = signup(lambdas)
     statuses = [change_password(lambdas, pair, "not-my-password-1", NEW_PASSWORD)[0] for _ in range(6)]
     assert statuses == [401] * 5 + [429]
+
+
+@pytest.mark.parametrize("threshold", [1, 2, 7])
+def test_any_threshold_admits_that_many_checks_per_lock_cycle(
+    lambdas: Functions, monkeypatch: pytest.MonkeyPatch, threshold: int
+) -> None:
+    lambdas.overrides["LOCKOUT_THRESHOLD"] = str(threshold)
+    signup(lambdas)
+    clock = Clock(monkeypatch)
+    for wait in (30, 60):
+        assert fail(lambdas, threshold + 1) == [401] * threshold + [429]
+        _, _, headers = login(lambdas)
+        assert int(headers["retry-after"]) == wait
+        clock.advance(wait)
+    assert login(lambdas)[0] == 200

@@ -29,10 +29,9 @@ from books_api.config import LockoutSettings
 from books_api.errors import ServiceUnavailable, TooManyRequests
 
 # Each conditional write that loses a race to another admission is retried with what that
-# write saw: a first attempt of a window and the last place of one take two writes, and a
-# few more cover the writes of simultaneous admissions in between.
+# write saw: an attempt inside a window takes two writes, and a few more cover the writes of
+# simultaneous admissions in between.
 MAX_WRITES = 6
-_UNSEEN = object()
 _PLACEHOLDER = re.compile(r":\w+")
 _UNLOCKED = "(attribute_not_exists(locked_until) OR locked_until <= :now)"
 
@@ -60,7 +59,9 @@ class LoginThrottle:
 
         A 503 when DynamoDB cannot decide: an attempt that was not counted is never checked.
         """
-        seen: Any = _UNSEEN  # the item as the last refused write saw it (None: no item)
+        # The item as the last refused write saw it. At first, none: most logins are a user's
+        # first in a while, and one write then starts a window; a guess inside a window takes two.
+        seen: dict[str, Any] | None = None
         for _ in range(MAX_WRITES):
             request = {"TableName": self.table, "Key": self.key(username), **self._admission(seen, now=now)}
             try:
@@ -73,7 +74,7 @@ class LoginThrottle:
                 seen = error.response.get("Item")
         raise ServiceUnavailable(retry_after=aws.RETRY_AFTER_SECONDS)
 
-    def _admission(self, seen: Any, *, now: int) -> dict[str, Any]:
+    def _admission(self, seen: dict[str, Any] | None, *, now: int) -> dict[str, Any]:
         """The conditional write that admits an attempt, given the item as last seen.
 
         Raises the 429 instead when what was seen refuses the attempt.
@@ -86,33 +87,37 @@ class LoginThrottle:
             ":one": {"N": "1"},
             ":exp": {"N": str(now + self.settings.window_seconds + self.settings.max_seconds)},
         }
-        if seen is _UNSEEN:  # the usual case: a window with room
-            return self._request(
-                "SET attempts = attempts + :one, expires_at = :exp",
-                f"window_start > :cutoff AND attempts < :last AND {_UNLOCKED}",
-                {**values, ":last": {"N": str(threshold - 1)}},
-            )
         locked_until = _number(seen, "locked_until")
         if locked_until > now:
             raise TooManyRequests(retry_after=locked_until - now)
         window_start = _number(seen, "window_start", default=None)
         lockouts = _number(seen, "lockouts")
-        if window_start is None or window_start <= cutoff:
-            attempts_before, condition = 0, "(attribute_not_exists(pk) OR window_start <= :cutoff)"
+        active = window_start is not None and window_start > cutoff
+        if not active:
+            attempts_before = 0
+            condition = "(attribute_not_exists(pk) OR window_start <= :cutoff)"
+            start = "SET attempts = :one, window_start = :now, expires_at = :exp"
         else:
             attempts_before = _number(seen, "attempts")
             if attempts_before >= threshold:  # only when the threshold was lowered meanwhile
                 raise TooManyRequests(retry_after=window_start + self.settings.window_seconds - now)
-            condition = "window_start = :seen_start AND attempts = :seen"
-            values.update({":seen_start": {"N": str(window_start)}, ":seen": {"N": str(attempts_before)}})
+            # Any number of places but the last: simultaneous admissions do not contend.
+            condition = "window_start > :cutoff AND attempts < :last"
+            values[":last"] = {"N": str(threshold - 1)}
+            start = "SET attempts = attempts + :one, expires_at = :exp"
         if attempts_before + 1 < threshold:
-            if attempts_before == 0:
-                update = "SET attempts = :one, window_start = :now, expires_at = :exp"
-            else:
-                update = "SET attempts = attempts + :one, expires_at = :exp"
-            return self._request(update, f"{condition} AND {_UNLOCKED}", values)
+            return self._request(start, f"{condition} AND {_UNLOCKED}", values)
+        if active:  # the last place of this window, as seen: exactly one admission takes it
+            condition = "window_start = :seen_start AND attempts = :seen"
+            values = {**values, ":seen_start": {"N": str(window_start)}, ":seen": {"N": str(attempts_before)}}
         # The last place of the window: this attempt locks the username unless it succeeds.
-        # The next window starts when the lock ends, so it begins with no attempts.
+        # The next window starts when the lock ends, so it begins with no attempts. The wait
+        # doubles with the lockouts seen, so they are part of the condition.
+        if lockouts:
+            condition += " AND lockouts = :seen_lockouts"
+            values[":seen_lockouts"] = {"N": str(lockouts)}
+        else:
+            condition += " AND attribute_not_exists(lockouts)"
         wait = self.wait_after(lockouts)
         values.update(
             {
