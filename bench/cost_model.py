@@ -39,8 +39,17 @@ KEY_CACHE_SECONDS = 300  # KeyCacheSeconds: each warm environment reads each key
 # The login priced: bcrypt cost 12 at 1769 MB (one vCPU), about 270 ms, plus its two requests.
 LOGIN_MEMORY_GB = 1769 / 1024
 LOGIN_BILLED_SECONDS = 0.300
-LOGIN_READ_UNITS = 2.0  # BatchGetItem: the user and the lockout record, strongly consistent
-LOGIN_WRITE_UNITS = 4.0  # TransactWriteItems: family and refresh token, 2 units each in a transaction
+LOGIN_READ_UNITS = 1.0  # GetItem of the user, strongly consistent
+# The lockout's admission (one Update) and its reset (one Delete), then TransactWriteItems:
+# family and refresh token, 2 units each in a transaction.
+LOGIN_WRITE_UNITS = 1.0 + 1.0 + 4.0
+# AWS WAF (WafEnabled): per web ACL and per rule (the rate-based rule and two managed rule
+# groups) a month, and per million requests inspected. AWS's baseline managed rule groups add no
+# fee of their own; the two use about 900 of the 1,500 capacity units the base price includes.
+WAF_WEB_ACL_MONTH = 5.00
+WAF_RULE_MONTH = 1.00
+WAF_RULES = 3
+WAF_PER_MILLION = 0.60
 
 RATES = (100, 1_000, 10_000)
 HIT_RATES = (0.0, 0.9, 0.99)
@@ -90,6 +99,12 @@ def per_million_logins() -> dict[str, float]:
     }
 
 
+def waf_per_million(rate: float) -> float:
+    """Dollars per million requests for the WAF at ``rate`` requests a second (fixed part spread)."""
+    monthly = rate * SECONDS_PER_MONTH
+    return WAF_PER_MILLION + (WAF_WEB_ACL_MONTH + WAF_RULES * WAF_RULE_MONTH) * 1e6 / monthly
+
+
 def _money(value: float) -> str:
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
@@ -120,6 +135,12 @@ def main() -> None:
         "\nPer million logins (bcrypt cost 12 at 1769 MB, first API Gateway tier): "
         + ", ".join(f"{key} {_money(value)}" for key, value in logins.items())
         + f"; total {_money(sum(logins.values()))}."
+    )
+    fixed = WAF_WEB_ACL_MONTH + WAF_RULES * WAF_RULE_MONTH
+    print(
+        f"\nWith WafEnabled: {_money(fixed)} a month and {_money(WAF_PER_MILLION)} per million requests; per million "
+        + ", ".join(f"at {rate:,} requests/s {_money(waf_per_million(rate))}" for rate in RATES)
+        + "."
     )
 
 
