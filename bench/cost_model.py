@@ -138,7 +138,8 @@ def main() -> None:
     )
     fixed = WAF_WEB_ACL_MONTH + WAF_RULES * WAF_RULE_MONTH
     print(
-        f"\nWith WafEnabled: {_money(fixed)} a month and {_money(WAF_PER_MILLION)} per million requests; per million "
+        f"\nWith WafEnabled: {_money(fixed)} a month and {_money(WAF_PER_MILLION)} per million requests; "
+        + "per million "
         + ", ".join(f"at {rate:,} requests/s {_money(waf_per_million(rate))}" for rate in RATES)
         + "."
     )
