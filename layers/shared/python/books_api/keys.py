@@ -95,7 +95,7 @@ class KeyRing:
             raise KeyUnavailable(retry_after=RETRY_AFTER_SECONDS) from error
         except SecretUnavailable as error:
             raise KeyUnavailable(retry_after=RETRY_AFTER_SECONDS) from error
-        return self._key(value)
+        return self._key(value.value)
 
     def current(self) -> SigningKey:
         key = self._read(CURRENT, force=False)
