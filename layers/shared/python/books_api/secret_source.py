@@ -11,7 +11,8 @@ boto3, and boto3's import and client creation are most of a cold start.
 Without the extension (``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` empty, as under
 ``sam local``), secrets are read with boto3's GetSecretValue, imported only then.
 
-Each read gives the version's value and its ``CreatedDate`` (``SecretVersion``).
+Each read gives the version's value and its ``CreatedDate`` (``SecretVersion``): the signing key's
+previous version is trusted only as far as the date of the version that replaced it allows (keys.py).
 
 ``SecretCache`` is the one cache (the template turns the extension's own off): a value is kept
 ``max_age`` seconds, so warm invocations make no request, and a forced read really reads.
