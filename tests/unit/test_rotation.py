@@ -133,6 +133,40 @@ def test_the_previous_key_verifies_only_tokens_issued_before_the_rotation_took_e
     assert lambdas.authorizes(signed_token(signing_secret(lambdas.stack), issued_at=now))
 
 
+def test_after_the_previous_key_is_revoked_no_token_it_signed_is_accepted(lambdas: Functions) -> None:
+    lambdas.overrides["SECRET_MAX_AGE_SECONDS"] = "0"  # a function that reads the key afresh
+    leaked = signing_secret(lambdas.stack)
+    now = int(time.time())
+    earlier, forged = signed_token(leaked, issued_at=now - 60), signed_token(leaked, issued_at=now)
+    assert lambdas.authorizes(earlier)
+    assert lambdas.authorizes(forged)
+    rotation = KeyRotation(boto3.client("secretsmanager", region_name=REGION))
+    secret = lambdas.stack.ref("SigningSecret")
+    version = rotation.rotate_now(secret)
+    assert lambdas.authorizes(forged)  # rotated, not yet revoked: within the previous key's bound
+    rotation.revoke_previous(secret)
+    stages = rotation.stages(secret)
+    assert stages[version] == ["AWSCURRENT"]
+    assert not any("AWSPREVIOUS" in labels for labels in stages.values())
+    assert not lambdas.authorizes(earlier)
+    assert not lambdas.authorizes(forged)
+    assert lambdas.authorizes(signed_token(signing_secret(lambdas.stack), issued_at=now))
+
+
+def test_a_warm_authorizer_drops_a_revoked_key_at_the_first_token_of_the_new_one(lambdas: Functions) -> None:
+    leaked = signing_secret(lambdas.stack)
+    now = int(time.time())
+    forged = signed_token(leaked, issued_at=now)
+    assert lambdas.authorizes(forged)
+    rotation = KeyRotation(boto3.client("secretsmanager", region_name=REGION))
+    secret = lambdas.stack.ref("SigningSecret")
+    rotation.rotate_now(secret)
+    rotation.revoke_previous(secret)
+    assert lambdas.authorizes(forged)  # its cached key is still the current one, for the key cache time
+    assert lambdas.authorizes(signed_token(signing_secret(lambdas.stack), issued_at=now))
+    assert not lambdas.authorizes(forged)
+
+
 # --- the key ring's bound on the previous key, with dates of its own ------------------------------
 
 
