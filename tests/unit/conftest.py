@@ -97,10 +97,13 @@ class FakeExtension:
             body = json.dumps(answer).encode()
         return status, body
 
-    def age(self, secret_id: str, seconds: float) -> None:
-        """Date every version the secret has now ``seconds`` earlier."""
-        versions = boto3.client("secretsmanager", region_name=REGION).describe_secret(SecretId=secret_id)
-        self.aged.update(dict.fromkeys(versions["VersionIdsToStages"], seconds))
+    def age(self, secret_id: str, seconds: float) -> float:
+        """Date every version the secret has now ``seconds`` earlier; the current one's date, so aged."""
+        client = boto3.client("secretsmanager", region_name=REGION)
+        self.aged.update(
+            dict.fromkeys(client.describe_secret(SecretId=secret_id)["VersionIdsToStages"], seconds)
+        )
+        return client.get_secret_value(SecretId=secret_id)["CreatedDate"].timestamp() - seconds
 
 
 @pytest.fixture(autouse=True)

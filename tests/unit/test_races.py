@@ -1,9 +1,11 @@
-"""Races: simultaneous writes to one book, one password, one username's failure count.
+"""Races: simultaneous writes to one book, one password, one username's failure count, and
+simultaneous tokens of a rotated-out signing key.
 
 Each racer runs in its own copy of the function (as concurrent Lambda invocations do), and a
 threading.Barrier holds every racer's first write until all of them have made their reads, so
-only the conditional writes can keep the outcome one of the serial outcomes. (Simultaneous
-signups and refreshes: test_accounts and test_sessions.)
+only the conditional writes can keep the outcome one of the serial outcomes; the authorizers
+are held likewise at their reads of the signing secret. (Simultaneous signups and refreshes:
+test_accounts and test_sessions.)
 """
 
 from __future__ import annotations
@@ -14,16 +16,24 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import jwt
 import pytest
 
+from books_api.keys import ROTATION_SKEW_SECONDS
+from books_api.rotation import KeyRotation
 from tests.unit.conftest import (
     LOGICAL_IDS,
+    REGION,
     TEST_BCRYPT_COST,
+    FakeExtension,
     Functions,
     LambdaContext,
     api_event,
+    authorizer_allows,
     load_function,
+    signed_token,
+    signing_secret,
 )
 
 PASSWORD = "violet-anchor-93-lantern"
@@ -263,3 +273,75 @@ def test_simultaneous_failed_logins_are_each_counted(lambdas: Functions) -> None
     )
     assert status == 429, body
     assert int(headers["retry-after"]) >= 1
+
+
+# --- the previous signing key --------------------------------------------------------------------
+
+
+def held_at_first_read(extension: FakeExtension, count: int, stage: str | None = None) -> None:
+    """Each racer's first read of the secret (of ``stage``, if given) waits until ``count`` racers
+    are there: they all decide on the keys at the same moment."""
+    barrier, seen = threading.Barrier(count, timeout=10), threading.local()
+
+    def hold(asked: str) -> None:
+        if not getattr(seen, "held", False) and stage in (None, asked):
+            seen.held = True
+            barrier.wait()
+
+    extension.before_answer = hold
+
+
+def allows(module: Any, token: str) -> bool:
+    return authorizer_allows(lambda event: module.lambda_handler(event, LambdaContext()), token)
+
+
+def test_simultaneous_tokens_of_the_previous_key_are_judged_by_when_they_were_issued(
+    lambdas: Functions, rotate: Any, secrets_extension: FakeExtension
+) -> None:
+    """Twelve authorizers at once, each holding a token of the previous key: the six issued before
+    the rotation took effect pass, the six signed after it (a leaked key minting admins) do not."""
+    previous = signing_secret(lambdas.stack)
+    rotate()
+    # Dated 600 s ago: it reached every signer long ago (key cache 300 s + skew), tokens live 900 s.
+    rotated_at = secrets_extension.age(lambdas.stack.ref("SigningSecret"), 600)
+    modules = copies(lambdas, "authorizer", 12)
+    signed_until = int(rotated_at) + modules[0].settings.tokens.secret_max_age_seconds + ROTATION_SKEW_SECONDS
+    before = [signed_token(previous, issued_at=signed_until - 2 * n) for n in range(6)]
+    after = [
+        signed_token(previous, issued_at=signed_until + 1 + 50 * n, roles=["reader", "admin"])
+        for n in range(6)
+    ]
+    held_at_first_read(secrets_extension, len(modules), "AWSPREVIOUS")
+    results = race(
+        *(
+            lambda module=module, token=token: allows(module, token)
+            for module, token in zip(modules, before + after, strict=True)
+        )
+    )
+    assert results == [True] * 6 + [False] * 6
+
+
+def test_a_revocation_reaches_simultaneous_warm_authorizers_at_the_first_token_of_the_new_key(
+    lambdas: Functions, secrets_extension: FakeExtension
+) -> None:
+    """Eight warm authorizers, each with the leaked key still current in its cache, meet a token of
+    the new key at once after --revoke-previous: from then on none accepts the leaked key."""
+    leaked, now = signing_secret(lambdas.stack), int(time.time())
+    earlier, forged = (
+        signed_token(leaked, issued_at=now - 60),
+        signed_token(leaked, issued_at=now, roles=["reader", "admin"]),
+    )
+    modules = copies(lambdas, "authorizer", 8)
+    assert all(allows(module, earlier) for module in modules)
+    rotation = KeyRotation(boto3.client("secretsmanager", region_name=REGION))
+    rotation.rotate_now(lambdas.stack.ref("SigningSecret"))
+    rotation.revoke_previous(lambdas.stack.ref("SigningSecret"))
+    new = signed_token(signing_secret(lambdas.stack), issued_at=now)
+    held_at_first_read(secrets_extension, len(modules))
+    results = race(
+        *(
+            lambda module=module: [allows(module, token) for token in (new, forged, earlier)]
+            for module in modules
+        )
+    )
+    assert results == [[True, False, False]] * len(modules)

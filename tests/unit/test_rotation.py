@@ -32,13 +32,12 @@ def current_secret(lambdas: Functions, stage: str = "AWSCURRENT") -> str:
 def rotated_long_ago(lambdas: Functions, rotate: Any, extension: FakeExtension) -> float:
     """Rotate, dated AGE seconds ago; the latest iat the previous key may have signed."""
     rotate()
-    secret = lambdas.stack.ref("SigningSecret")
-    extension.age(secret, AGE)
-    created = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=secret)[
-        "CreatedDate"
-    ]
-    max_age = lambdas.module("authorizer").settings.tokens.secret_max_age_seconds
-    return created.timestamp() - AGE + max_age + ROTATION_SKEW_SECONDS
+    rotated_at = extension.age(lambdas.stack.ref("SigningSecret"), AGE)
+    return (
+        rotated_at
+        + lambdas.module("authorizer").settings.tokens.secret_max_age_seconds
+        + ROTATION_SKEW_SECONDS
+    )
 
 
 def login(lambdas: Functions) -> str:
