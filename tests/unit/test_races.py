@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -22,6 +21,7 @@ import pytest
 
 from books_api.keys import ROTATION_SKEW_SECONDS
 from books_api.rotation import KeyRotation
+from tests.threads import race
 from tests.unit.conftest import (
     LOGICAL_IDS,
     REGION,
@@ -74,24 +74,6 @@ def copies(lambdas: Functions, name: str, count: int) -> list[Any]:
 def call(module: Any, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
     response = module.lambda_handler(api_event(method, path, **kwargs), LambdaContext())
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
-
-
-def race(*attempts: Callable[[], Any]) -> list[Any]:
-    """Run each attempt in its own thread, all at once; their results, in order."""
-    results: list[Any] = [None] * len(attempts)
-
-    def run(index: int) -> None:
-        try:
-            results[index] = attempts[index]()
-        except Exception as error:  # a racer's crash is an outcome to assert on, not to lose
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(attempts))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 # --- books ---------------------------------------------------------------------------------------
