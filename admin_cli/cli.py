@@ -1,4 +1,5 @@
-"""python -m admin_cli: create a user with a role (the first admin) or reset a password.
+"""python -m admin_cli: create a user with a role (the first admin), reset a password, or rotate
+the signing key (with ``--revoke-previous``, the emergency rotation after the key leaked).
 
 The store is the running local server's (its state file, ``.local/server-<port>.json``) or a
 deployed stack's (``--stack-name``: table names from the stack's Outputs, settings from its
@@ -14,6 +15,7 @@ import getpass
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
@@ -40,6 +42,12 @@ _LOCAL_AWS_VARIABLES = (
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
 )
+
+
+# A rotation on a stack is Secrets Manager invoking the rotation function four times, each within
+# its 30 s timeout: one still unfinished after this long has failed.
+ROTATION_WAIT_SECONDS = 300
+ROTATION_POLL_SECONDS = 2
 
 
 class Failure(Exception):
@@ -121,7 +129,10 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m admin_cli",
-        description="Create a user with a role (the first admin), reset a password, rotate the signing key.",
+        description=(
+            "Create a user with a role (the first admin), reset a password, rotate the signing key "
+            "(after a leak: rotate-signing-key --revoke-previous)."
+        ),
         epilog="The password is read from stdin, or asked for when stdin is a terminal.",
     )
     target = parser.add_mutually_exclusive_group()
@@ -145,24 +156,56 @@ def _parser() -> argparse.ArgumentParser:
     )
     reset = commands.add_parser("reset-password", help="set a user's password (its sessions end)")
     reset.add_argument("username")
-    commands.add_parser(
+    rotate = commands.add_parser(
         "rotate-signing-key",
-        help="rotate the signing key now (tokens it signed stay valid through one more rotation)",
+        help="rotate the signing key now (tokens signed before stay valid until they expire)",
+        description=(
+            "Rotate the signing key now. Each function signs with the new key once its key cache "
+            "expires; the previous key keeps verifying what it signed until then, for those tokens' "
+            "lifetime, and nothing it signs later. See docs/SECURITY.md, 'The signing key leaked'."
+        ),
+    )
+    rotate.add_argument(
+        "--revoke-previous",
+        action="store_true",
+        help=(
+            "after a leak: once the rotation is done, stop the previous key verifying anything. Every "
+            "access token signed before is refused (clients refresh or sign in again) within the key "
+            "cache time, at once where a function sees a token of the new key; on a stack this waits "
+            f"for the rotation, up to {ROTATION_WAIT_SECONDS} s"
+        ),
     )
     return parser
 
 
-def rotate_signing_key(environment: Mapping[str, str], *, local: bool) -> dict:
+def _wait_for_rotation(rotation: KeyRotation, secret: str, version: str) -> None:
+    """Until Secrets Manager has finished the rotation to ``version`` (it runs asynchronously)."""
+    deadline = time.monotonic() + ROTATION_WAIT_SECONDS
+    while not rotation.finished(secret, version):
+        if time.monotonic() >= deadline:
+            raise Failure(
+                f"The rotation to version {version} did not finish within {ROTATION_WAIT_SECONDS} s, so "
+                "the previous key was not revoked: see the rotation function's logs, then run this again"
+            )
+        time.sleep(ROTATION_POLL_SECONDS)
+
+
+def rotate_signing_key(environment: Mapping[str, str], *, local: bool, revoke_previous: bool = False) -> dict:
     """On a stack, ask Secrets Manager to rotate (it runs the rotation function); locally, where
-    nothing drives a rotation, run the rotation function's four steps in order."""
+    nothing drives a rotation, run the rotation function's four steps in order. With
+    ``revoke_previous``, then take AWSPREVIOUS off the version that had been current."""
     aws.client.cache_clear()
     secret = environment["SIGNING_SECRET_ARN"]
-    client = aws.client("secretsmanager")
+    rotation = KeyRotation(aws.client("secretsmanager"))
     if local:
-        version = KeyRotation(client).rotate_now(secret)
+        version = rotation.rotate_now(secret)
     else:
-        version = client.rotate_secret(SecretId=secret, RotateImmediately=True)["VersionId"]
-    return {"secret": secret, "version": version}
+        version = rotation.client.rotate_secret(SecretId=secret, RotateImmediately=True)["VersionId"]
+    if not revoke_previous:
+        return {"secret": secret, "version": version}
+    if not local:
+        _wait_for_rotation(rotation, secret, version)
+    return {"secret": secret, "version": version, "revoked": rotation.revoke_previous(secret)}
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
@@ -173,7 +216,10 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         else:
             environment = local_environment(args.state_file or default_state_file(args.port))
         if args.command == "rotate-signing-key":
-            print(json.dumps(rotate_signing_key(environment, local=not args.stack_name)))
+            rotated = rotate_signing_key(
+                environment, local=not args.stack_name, revoke_previous=args.revoke_previous
+            )
+            print(json.dumps(rotated))
             return 0
         store = accounts(environment)
         password = read_password(stdin or sys.stdin)

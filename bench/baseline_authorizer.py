@@ -14,22 +14,25 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from books_api import aws
 from books_api.keys import KeyRing
-from books_api.secret_source import SecretUnavailable
+from books_api.secret_source import SecretUnavailable, SecretVersion
 
 
 class PowertoolsSecrets:
-    """A ``books_api.secret_source.Fetch`` through SecretsProvider and boto3 (one per stage)."""
+    """A ``books_api.secret_source.Fetch`` through SecretsProvider and boto3 (one per stage).
+    SecretsProvider gives only the SecretString, not the version's date: the benchmark signs with
+    the current key alone, which needs none."""
 
     def __init__(self) -> None:
         self._providers: dict[str, Any] = {}
 
-    def __call__(self, secret_id: str, stage: str) -> str:
+    def __call__(self, secret_id: str, stage: str) -> SecretVersion:
         if stage not in self._providers:
             self._providers[stage] = SecretsProvider(boto3_client=aws.client("secretsmanager"))
         try:
-            return self._providers[stage].get(secret_id, force_fetch=True, VersionStage=stage)
+            value = self._providers[stage].get(secret_id, force_fetch=True, VersionStage=stage)
         except Exception as error:  # GetParameterError and what it wraps: unavailable either way
             raise SecretUnavailable(type(error).__name__) from error
+        return SecretVersion(value, None)
 
 
 authorizer.keys = KeyRing(

@@ -8,14 +8,13 @@ which line the attempts up at each guard's worst moment, are in tests/unit/test_
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from local_api.process import ServerProcess
+from tests.threads import race
 
 from .client import Client, Reply
 from .conftest import LOCAL_ENV_VARS, REMOTE, Target, User, password, unique
@@ -24,20 +23,9 @@ THRESHOLD = 5  # LockoutThreshold's default
 
 
 def at_once(*calls: Callable[[], Reply]) -> list[Reply]:
-    """Each call in its own thread, released together; the replies, in order."""
-    start = threading.Barrier(len(calls), timeout=30)
-    replies: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        start.wait()
-        replies[index] = calls[index]()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert all(reply is not None for reply in replies), "a request did not finish"
+    """Each request in its own thread, released together; the replies, in order."""
+    replies = race(*calls, together=True, timeout=60)
+    assert all(isinstance(reply, Reply) for reply in replies), replies
     return replies
 
 

@@ -42,9 +42,10 @@ def test_the_client_reads_moto_secrets_through_it_on_localhost(
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    expected = moto.get_secret_value(SecretId=secret)["SecretString"]
+    expected = moto.get_secret_value(SecretId=secret)
     client = ExtensionSecrets(state["secrets_extension_port"])
-    assert client(secret, "AWSCURRENT") == expected
+    read = client(secret, "AWSCURRENT")
+    assert (read.value, read.created) == (expected["SecretString"], expected["CreatedDate"].timestamp())
     previous = moto.describe_secret(SecretId=secret)["VersionIdsToStages"]
     if not any("AWSPREVIOUS" in stages for stages in previous.values()):
         with pytest.raises(SecretNotFound):

@@ -9,9 +9,10 @@ import json
 import os
 import socket
 import sys
+import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +25,7 @@ from moto.awslambda.models import LambdaBackend
 
 from books_api import aws as books_aws
 from books_api import secret_source
+from books_api.keys import key_id
 from local_api import moto_atomic, moto_fast
 from local_api.extension import SecretsExtension
 from local_api.template import ROOT, Stack, create_resources
@@ -32,6 +34,8 @@ _client_factory = books_aws.client
 REGION = "us-east-1"
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"
 STACK = "books-api-test"
+ISSUER = f"urn:books-api:{STACK}"
+AUDIENCE = f"urn:books-api:{STACK}:api"
 TEST_BCRYPT_COST = "4"
 
 
@@ -68,19 +72,38 @@ class FakeExtension:
     injection and the least-privilege recording see them as the function's calls.
 
     ``requests`` lists each (secretId, versionStage) asked for; ``outage`` makes every answer
-    that HTTP status.
+    that HTTP status; ``aged`` (version id: seconds) dates those versions that much earlier, as
+    if they had been made that long ago (moto dates a version when it is made); ``before_answer``,
+    if set, is called with each request's versionStage first (a test's barrier).
     """
 
     emulator: SecretsExtension
     requests: list[tuple[str, str]] = field(default_factory=list)
     outage: int | None = None
+    aged: dict[str, float] = field(default_factory=dict)
+    before_answer: Callable[[str], None] | None = None
 
     def transport(self, port: int, target: str, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
         query = {key: values[0] for key, values in parse_qs(urlsplit(target).query).items()}
         self.requests.append((query.get("secretId", ""), query.get("versionStage", "")))
+        if self.before_answer is not None:
+            self.before_answer(query.get("versionStage", ""))
         if self.outage is not None:
             return self.outage, b'{"message": "injected outage"}'
-        return self.emulator.answer("GET", target, headers)
+        status, body = self.emulator.answer("GET", target, headers)
+        answer = json.loads(body)
+        if status == 200 and answer["VersionId"] in self.aged:
+            answer["CreatedDate"] -= self.aged[answer["VersionId"]]
+            body = json.dumps(answer).encode()
+        return status, body
+
+    def age(self, secret_id: str, seconds: float) -> float:
+        """Date every version the secret has now ``seconds`` earlier; the current one's date, so aged."""
+        client = boto3.client("secretsmanager", region_name=REGION)
+        self.aged.update(
+            dict.fromkeys(client.describe_secret(SecretId=secret_id)["VersionIdsToStages"], seconds)
+        )
+        return client.get_secret_value(SecretId=secret_id)["CreatedDate"].timestamp() - seconds
 
 
 @pytest.fixture(autouse=True)
@@ -130,6 +153,41 @@ LOGICAL_IDS = {
     "authorizer": "AuthorizerFunction",
     "rotation": "SigningKeyRotationFunction",
 }
+
+
+def signing_secret(stack: Stack, stage: str = "AWSCURRENT") -> bytes:
+    """The signing key of one version of the stack's signing secret."""
+    client = boto3.client("secretsmanager", region_name=REGION)
+    return client.get_secret_value(SecretId=stack.ref("SigningSecret"), VersionStage=stage)[
+        "SecretString"
+    ].encode()
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    """An access token's claims as the login function writes them (a reader's, issued now), with
+    ``changes``; a change to None leaves that claim out."""
+    now = int(time.time())
+    base = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "8d1b6a3e-2f4c-4e8a-9c1d-5b7e3a9f0c2d",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 900,
+        "jti": "j1",
+        "username": "alice",
+        "roles": ["reader"],
+        "sid": "family-1",
+    }
+    base.update(changes)
+    return {key: value for key, value in base.items() if value is not None}
+
+
+def signed_token(secret: bytes, *, issued_at: int, **changes: Any) -> str:
+    """An access token signed with ``secret`` (its kid in the header), issued at ``issued_at`` and
+    living the usual 15 minutes."""
+    payload = claims(iat=issued_at, nbf=issued_at, exp=issued_at + 900, **changes)
+    return jwt.encode(payload, secret, algorithm="HS256", headers={"kid": key_id(secret), "typ": "at+jwt"})
 
 
 @dataclass
@@ -187,6 +245,17 @@ def api_event(
     )
 
 
+def authorizer_allows(invoke: Callable[[dict[str, Any]], Any], access_token: str) -> bool:
+    """Whether the authorizer ``invoke`` calls allows ``access_token`` (a refusal must be its 401)."""
+    event = {"type": "TOKEN", "authorizationToken": f"Bearer {access_token}", "methodArn": METHOD_ARN}
+    try:
+        invoke(event)
+    except Exception as error:
+        assert str(error) == "Unauthorized"
+        return False
+    return True
+
+
 @dataclass
 class Functions:
     """The handlers loaded against one moto stack, and ways to call them as API Gateway does.
@@ -218,13 +287,7 @@ class Functions:
 
     def authorizes(self, access_token: str) -> bool:
         """Whether the authorizer allows ``access_token`` (a refusal must be its 401)."""
-        event = {"type": "TOKEN", "authorizationToken": f"Bearer {access_token}", "methodArn": METHOD_ARN}
-        try:
-            self.invoke("authorizer", event)
-        except Exception as error:
-            assert str(error) == "Unauthorized"
-            return False
-        return True
+        return authorizer_allows(lambda event: self.invoke("authorizer", event), access_token)
 
     def call(self, name: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
         response = self.invoke(name, api_event(method, path, **kwargs))

@@ -211,3 +211,104 @@ def test_an_unknown_stack_is_a_one_line_error(stack: Stack, capsys: pytest.Captu
     assert status == 1
     assert err.startswith("error: ")
     assert "Traceback" not in err
+
+
+def signing_stages(stack: Stack) -> dict[str, list[str]]:
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    return secrets.describe_secret(SecretId=stack.ref("SigningSecret"))["VersionIdsToStages"]
+
+
+def current_version(stack: Stack) -> str:
+    return next(version for version, labels in signing_stages(stack).items() if "AWSCURRENT" in labels)
+
+
+def test_rotates_the_signing_key_and_keeps_the_previous_one(
+    stack: Stack, state_file: Path, capsys: pytest.CaptureFixture
+) -> None:
+    before = current_version(stack)
+    status, rotated, err = run(capsys, "--state-file", str(state_file), "rotate-signing-key")
+    assert status == 0, err
+    assert rotated == {"secret": stack.ref("SigningSecret"), "version": current_version(stack)}
+    assert signing_stages(stack)[before] == ["AWSPREVIOUS"]
+
+
+def test_revoke_previous_rotates_and_leaves_no_previous_key(
+    stack: Stack, state_file: Path, capsys: pytest.CaptureFixture
+) -> None:
+    before = current_version(stack)
+    status, rotated, err = run(
+        capsys, "--state-file", str(state_file), "rotate-signing-key", "--revoke-previous"
+    )
+    assert status == 0, err
+    assert rotated == {
+        "secret": stack.ref("SigningSecret"),
+        "version": current_version(stack),
+        "revoked": before,
+    }
+    assert rotated["version"] != before
+    assert not any("AWSPREVIOUS" in labels for labels in signing_stages(stack).values())
+
+
+class Clock:
+    """In place of the CLI's ``time``: ``sleep`` moves ``monotonic`` on, and counts."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps = 0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.sleeps += 1
+
+
+def slow_rotation(monkeypatch: pytest.MonkeyPatch, polls: float) -> Clock:
+    """The rotation on a stack seen as unfinished for the first ``polls`` looks, as Secrets Manager
+    runs it asynchronously (moto finishes it at once)."""
+    from admin_cli import cli
+    from books_api.rotation import KeyRotation
+
+    clock, finished, looks = Clock(), KeyRotation.finished, []
+
+    def unfinished_at_first(self: KeyRotation, secret_id: str, version: str) -> bool:
+        looks.append(version)
+        return len(looks) > polls and finished(self, secret_id, version)
+
+    monkeypatch.setattr(cli, "time", clock)
+    monkeypatch.setattr(KeyRotation, "finished", unfinished_at_first)
+    return clock
+
+
+def test_on_a_stack_revoke_previous_waits_for_the_rotation_to_finish(
+    stack: Stack, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy(stack, "books-prod")
+    before = current_version(stack)
+    clock = slow_rotation(monkeypatch, polls=3)
+    status, rotated, err = run(
+        capsys, "--stack-name", "books-prod", "--region", REGION, "rotate-signing-key", "--revoke-previous"
+    )
+    assert status == 0, err
+    assert clock.sleeps == 3
+    assert rotated["revoked"] == before
+    assert signing_stages(stack)[rotated["version"]] == ["AWSCURRENT"]
+    assert not any("AWSPREVIOUS" in labels for labels in signing_stages(stack).values())
+
+
+def test_on_a_stack_a_rotation_that_does_not_finish_revokes_nothing(
+    stack: Stack, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from admin_cli import cli
+
+    deploy(stack, "books-prod")
+    clock = slow_rotation(monkeypatch, polls=float("inf"))
+    status, _, err = run(
+        capsys, "--stack-name", "books-prod", "--region", REGION, "rotate-signing-key", "--revoke-previous"
+    )
+    assert status == 1
+    assert "did not finish" in err
+    assert "was not revoked" in err
+    assert clock.now == pytest.approx(cli.ROTATION_WAIT_SECONDS, abs=cli.ROTATION_POLL_SECONDS)
+    assert any("AWSPREVIOUS" in labels for labels in signing_stages(stack).values())

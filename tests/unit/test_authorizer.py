@@ -7,43 +7,16 @@ import json
 import time
 from typing import Any
 
-import boto3
 import jwt
 import pytest
 
 from books_api.keys import key_id
 from books_api.permissions import PROTECTED_ROUTES
-from tests.unit.conftest import METHOD_ARN, REGION, STACK, FakeExtension, Functions
-
-ISSUER = f"urn:books-api:{STACK}"
-AUDIENCE = f"urn:books-api:{STACK}:api"
-
-
-def signing_secret(lambdas: Functions) -> bytes:
-    client = boto3.client("secretsmanager", region_name=REGION)
-    return client.get_secret_value(SecretId=lambdas.stack.ref("SigningSecret"))["SecretString"].encode()
-
-
-def claims(**changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": "8d1b6a3e-2f4c-4e8a-9c1d-5b7e3a9f0c2d",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 900,
-        "jti": "j1",
-        "username": "alice",
-        "roles": ["reader"],
-        "sid": "family-1",
-    }
-    base.update(changes)
-    return {key: value for key, value in base.items() if value is not None}
+from tests.unit.conftest import AUDIENCE, METHOD_ARN, FakeExtension, Functions, claims, signing_secret
 
 
 def sign(lambdas: Functions, payload: dict[str, Any], *, key: bytes | None = None, **header: Any) -> str:
-    secret = signing_secret(lambdas)
+    secret = signing_secret(lambdas.stack)
     headers = {"kid": key_id(secret), "typ": "at+jwt", **header}
     headers = {name: value for name, value in headers.items() if value is not None}
     algorithm = headers.pop("alg", "HS256")
@@ -166,21 +139,21 @@ def test_other_hmac_algorithms_with_the_right_key_are_denied(lambdas: Functions,
 
 @pytest.mark.parametrize("name", ["none", "None", "NONE", "nOnE"])
 def test_alg_none_is_denied(lambdas: Functions, name: str) -> None:
-    header = {"alg": name, "typ": "at+jwt", "kid": key_id(signing_secret(lambdas))}
+    header = {"alg": name, "typ": "at+jwt", "kid": key_id(signing_secret(lambdas.stack))}
     token = f"{b64(header)}.{b64(claims())}."
     assert_denied(lambdas, token)
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
 def test_asymmetric_algorithm_headers_are_denied(lambdas: Functions, algorithm: str) -> None:
-    header = {"alg": algorithm, "typ": "at+jwt", "kid": key_id(signing_secret(lambdas))}
+    header = {"alg": algorithm, "typ": "at+jwt", "kid": key_id(signing_secret(lambdas.stack))}
     signature = b64(b"\x00" * 64)
     assert_denied(lambdas, f"{b64(header)}.{b64(claims())}.{signature}")
 
 
 @pytest.mark.parametrize("key", [b"", b"secret", b"0" * 64], ids=["empty-key", "common-key", "zero-key"])
 def test_tokens_signed_with_another_key_are_denied(lambdas: Functions, key: bytes) -> None:
-    header = {"alg": "HS256", "typ": "at+jwt", "kid": key_id(signing_secret(lambdas))}
+    header = {"alg": "HS256", "typ": "at+jwt", "kid": key_id(signing_secret(lambdas.stack))}
     import hashlib
     import hmac
 

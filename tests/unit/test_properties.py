@@ -33,6 +33,7 @@ from books_api.pagination import PageTokens
 from books_api.tokens import ACCESS_TOKEN_TYPE, AccessClaims, InvalidToken, verify_access_token
 from books_api.users import normalize_username
 from tests.unit.conftest import Functions
+from tests.unit.conftest import claims as token_claims
 
 FAST = settings(max_examples=300, deadline=None)
 SLOW = settings(
@@ -323,7 +324,7 @@ class OneKey:
     def current(self) -> SigningKey:
         return KEY
 
-    def find(self, kid: str) -> SigningKey | None:
+    def find(self, kid: str, *, lifetime: float) -> SigningKey | None:
         return KEY if kid == KEY.kid else None
 
 
@@ -334,19 +335,7 @@ def _jwt(header: Any, payload: Any, key: bytes) -> str:
 
 
 def _valid_claims() -> dict[str, Any]:
-    now = int(time.time())
-    return {
-        "iss": TOKENS.issuer,
-        "aud": TOKENS.audience,
-        "sub": "user-1",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 900,
-        "jti": "j1",
-        "username": "alice",
-        "roles": ["reader"],
-        "sid": "family-1",
-    }
+    return token_claims(iss=TOKENS.issuer, aud=TOKENS.audience, sub="user-1")
 
 
 odd_numbers = st.sampled_from([math.inf, -math.inf, math.nan, 1e308, -1, 0, 10**30, True, "1", "9999999999"])

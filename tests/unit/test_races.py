@@ -2,11 +2,13 @@
 
 Each racer runs in its own copy of the function (as concurrent Lambda invocations do), and a
 threading.Barrier holds every racer's first write until all of them have made their reads, so
-only the conditional writes can keep the outcome one of the serial outcomes. Where a guard's
-worst moment is later (a lockout's, while other guesses are inside bcrypt), a Gate holds the
-racers there too. Guards: one book's conditional writes, one username's signup, one password's
-change, the lockout of logins and of password changes, a refresh racing a password change.
-(Simultaneous refreshes of one token: test_sessions; all of them over HTTP: tests/integration.)
+only the conditional writes can keep the outcome one of the serial outcomes; the authorizers
+are held likewise at their reads of the signing secret. Where a guard's worst moment is later
+(a lockout's, while other guesses are inside bcrypt), a Gate holds the racers there too.
+Guards: one book's conditional writes, one username's signup, one password's change, the
+lockout of logins and of password changes, a refresh racing a password change, the previous
+signing key's grace window. (Simultaneous refreshes of one token: test_sessions; over HTTP:
+tests/integration/test_concurrency and test_signing_keys.)
 """
 
 from __future__ import annotations
@@ -17,17 +19,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import jwt
 import pytest
 
 from books_api import passwords
+from books_api.keys import ROTATION_SKEW_SECONDS
+from books_api.rotation import KeyRotation
+from tests.threads import Gate, race
 from tests.unit.conftest import (
     LOGICAL_IDS,
+    REGION,
     TEST_BCRYPT_COST,
+    FakeExtension,
     Functions,
     LambdaContext,
     api_event,
+    authorizer_allows,
     load_function,
+    signed_token,
+    signing_secret,
 )
 
 PASSWORD = "violet-anchor-93-lantern"
@@ -68,56 +79,6 @@ def copies(lambdas: Functions, name: str, count: int) -> list[Any]:
 def call(module: Any, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
     response = module.lambda_handler(api_event(method, path, **kwargs), LambdaContext())
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
-
-
-class Gate:
-    """Holds each racer that reaches a point until every racer has reached it or finished, so
-    those that get there are all there at once (and no one waits for a racer that never comes).
-
-    ``race(..., gate=gate)`` reports each racer's end; ``reached`` counts those that got there.
-    """
-
-    def __init__(self, parties: int) -> None:
-        self.parties = parties
-        self.reached = 0
-        self.finished = 0
-        self._condition = threading.Condition()
-        self._held = threading.local()
-
-    def hold(self) -> None:
-        if getattr(self._held, "once", False):
-            return
-        self._held.once = True
-        with self._condition:
-            self.reached += 1
-            self._condition.notify_all()
-            assert self._condition.wait_for(lambda: self.reached + self.finished >= self.parties, timeout=10)
-
-    def finish(self) -> None:
-        with self._condition:
-            self.finished += 1
-            self._condition.notify_all()
-
-
-def race(*attempts: Callable[[], Any], gate: Gate | None = None) -> list[Any]:
-    """Run each attempt in its own thread, all at once; their results, in order."""
-    results: list[Any] = [None] * len(attempts)
-
-    def run(index: int) -> None:
-        try:
-            results[index] = attempts[index]()
-        except Exception as error:  # a racer's crash is an outcome to assert on, not to lose
-            results[index] = error
-        finally:
-            if gate is not None:
-                gate.finish()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(attempts))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 # --- books ---------------------------------------------------------------------------------------
@@ -421,3 +382,75 @@ def test_a_refresh_racing_a_password_change_issues_nothing_once_the_change_is_in
             "login", "POST", "/auth/refresh", body={"refresh_token": refreshed[1]["refresh_token"]}
         )
         assert status == 401
+
+
+# --- the previous signing key --------------------------------------------------------------------
+
+
+def held_at_first_read(extension: FakeExtension, count: int, stage: str | None = None) -> None:
+    """Each racer's first read of the secret (of ``stage``, if given) waits until ``count`` racers
+    are there: they all decide on the keys at the same moment."""
+    barrier, seen = threading.Barrier(count, timeout=10), threading.local()
+
+    def hold(asked: str) -> None:
+        if not getattr(seen, "held", False) and stage in (None, asked):
+            seen.held = True
+            barrier.wait()
+
+    extension.before_answer = hold
+
+
+def allows(module: Any, token: str) -> bool:
+    return authorizer_allows(lambda event: module.lambda_handler(event, LambdaContext()), token)
+
+
+def test_simultaneous_tokens_of_the_previous_key_are_judged_by_when_they_were_issued(
+    lambdas: Functions, rotate: Any, secrets_extension: FakeExtension
+) -> None:
+    """Twelve authorizers at once, each holding a token of the previous key: the six issued before
+    the rotation took effect pass, the six signed after it (a leaked key minting admins) do not."""
+    previous = signing_secret(lambdas.stack)
+    rotate()
+    # Dated 600 s ago: it reached every signer long ago (key cache 300 s + skew), tokens live 900 s.
+    rotated_at = secrets_extension.age(lambdas.stack.ref("SigningSecret"), 600)
+    modules = copies(lambdas, "authorizer", 12)
+    signed_until = int(rotated_at) + modules[0].settings.tokens.secret_max_age_seconds + ROTATION_SKEW_SECONDS
+    before = [signed_token(previous, issued_at=signed_until - 2 * n) for n in range(6)]
+    after = [
+        signed_token(previous, issued_at=signed_until + 1 + 50 * n, roles=["reader", "admin"])
+        for n in range(6)
+    ]
+    held_at_first_read(secrets_extension, len(modules), "AWSPREVIOUS")
+    results = race(
+        *(
+            lambda module=module, token=token: allows(module, token)
+            for module, token in zip(modules, before + after, strict=True)
+        )
+    )
+    assert results == [True] * 6 + [False] * 6
+
+
+def test_a_revocation_reaches_simultaneous_warm_authorizers_at_the_first_token_of_the_new_key(
+    lambdas: Functions, secrets_extension: FakeExtension
+) -> None:
+    """Eight warm authorizers, each with the leaked key still current in its cache, meet a token of
+    the new key at once after --revoke-previous: from then on none accepts the leaked key."""
+    leaked, now = signing_secret(lambdas.stack), int(time.time())
+    earlier, forged = (
+        signed_token(leaked, issued_at=now - 60),
+        signed_token(leaked, issued_at=now, roles=["reader", "admin"]),
+    )
+    modules = copies(lambdas, "authorizer", 8)
+    assert all(allows(module, earlier) for module in modules)
+    rotation = KeyRotation(boto3.client("secretsmanager", region_name=REGION))
+    rotation.rotate_now(lambdas.stack.ref("SigningSecret"))
+    rotation.revoke_previous(lambdas.stack.ref("SigningSecret"))
+    new = signed_token(signing_secret(lambdas.stack), issued_at=now)
+    held_at_first_read(secrets_extension, len(modules))
+    results = race(
+        *(
+            lambda module=module: [allows(module, token) for token in (new, forged, earlier)]
+            for module in modules
+        )
+    )
+    assert results == [[True, False, False]] * len(modules)

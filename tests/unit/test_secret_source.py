@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +24,8 @@ from books_api.secret_source import (
     SecretNotFound,
     SecretsManagerApi,
     SecretUnavailable,
+    SecretVersion,
+    created_date,
     from_environment,
 )
 from local_api.extension import SecretsExtension
@@ -64,7 +67,7 @@ def emulator(secretsmanager: Any) -> SecretsExtension:
 def test_the_client_asks_the_extension_on_its_port_with_the_session_token() -> None:
     recorder = Recorder()
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:books/signing-AbCdEf"
-    assert ExtensionSecrets(2773, transport=recorder)(arn, "AWSPREVIOUS") == "value"
+    assert ExtensionSecrets(2773, transport=recorder)(arn, "AWSPREVIOUS").value == "value"
     (call,) = recorder.calls
     assert call["port"] == 2773
     parts = urlsplit(call["target"])
@@ -138,6 +141,55 @@ def test_inside_a_time_budget_the_request_waits_only_for_what_is_left(
     assert len(recorder.calls) == 1
 
 
+CREATED = 1_767_268_800.25  # 2026-01-01T12:00:00.25Z
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(CREATED, id="epoch-number"),  # GetSecretValue's JSON, as the extension relays it
+        pytest.param(str(CREATED), id="epoch-string"),  # the Secrets Manager Agent's serializer
+        pytest.param("2026-01-01T12:00:00.250Z", id="iso-8601-utc"),
+        pytest.param("2026-01-01T13:00:00.250+01:00", id="iso-8601-offset"),
+        pytest.param(datetime(2026, 1, 1, 12, 0, 0, 250000, tzinfo=UTC), id="datetime"),  # boto3
+        pytest.param(
+            datetime(2026, 1, 1, 7, 0, 0, 250000, tzinfo=timezone(timedelta(hours=-5))), id="datetime-offset"
+        ),
+    ],
+)
+def test_a_created_date_is_read_in_each_shape_it_comes_in(raw: Any) -> None:
+    assert created_date(raw) == CREATED
+    if not isinstance(raw, datetime):  # JSON has no datetime
+        body = json.dumps({"SecretString": "value", "CreatedDate": raw}).encode()
+        assert ExtensionSecrets(2773, transport=Recorder(body=body))("s", "AWSCURRENT").created == CREATED
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        "",
+        "yesterday",
+        "2026-01-01T12:00:00",
+        True,
+        0,
+        -5,
+        float("nan"),
+        float("inf"),
+        "inf",
+        [CREATED],
+        {},
+    ],
+    ids=repr,
+)
+def test_a_created_date_that_is_not_a_point_in_time_is_none(raw: Any) -> None:
+    assert created_date(raw) is None
+    body = json.dumps({"SecretString": "value", "CreatedDate": raw}).encode()
+    assert ExtensionSecrets(2773, transport=Recorder(body=body))("s", "AWSCURRENT") == SecretVersion(
+        "value", None
+    )
+
+
 def test_the_environment_chooses_the_extension_or_boto3() -> None:
     chosen = from_environment({"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "2773"})
     assert isinstance(chosen, ExtensionSecrets)
@@ -158,12 +210,14 @@ def test_the_emulator_serves_every_version_as_getsecretvalue_does(
     arn = stack.ref("SigningSecret")
     client = ExtensionSecrets(1, transport=emulator.transport)
     expected = secretsmanager.get_secret_value(SecretId=arn)
-    assert client(arn, "AWSCURRENT") == expected["SecretString"]
+    first = SecretVersion(expected["SecretString"], expected["CreatedDate"].timestamp())
+    assert client(arn, "AWSCURRENT") == first
     with pytest.raises(SecretNotFound):
         client(arn, "AWSPREVIOUS")
     secretsmanager.put_secret_value(SecretId=arn, SecretString="n" * 64)
-    assert client(arn, "AWSCURRENT") == "n" * 64
-    assert client(arn, "AWSPREVIOUS") == expected["SecretString"]
+    second = secretsmanager.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+    assert client(arn, "AWSCURRENT") == SecretVersion("n" * 64, second["CreatedDate"].timestamp())
+    assert client(arn, "AWSPREVIOUS") == first
     status, body = emulator.answer(
         "GET",
         f"/secretsmanager/get?secretId={arn}&versionId={expected['VersionId']}",
@@ -245,25 +299,28 @@ class Source:
         self.values: dict[tuple[str, str], str | Exception] = {("s", "AWSCURRENT"): "one"}
         self.reads: list[tuple[str, str]] = []
 
-    def __call__(self, secret_id: str, stage: str) -> str:
+    def __call__(self, secret_id: str, stage: str) -> SecretVersion:
         self.reads.append((secret_id, stage))
         value = self.values.get((secret_id, stage), SecretNotFound())
         if isinstance(value, Exception):
             raise value
-        return value
+        return SecretVersion(value, CREATED)
 
 
 def test_the_cache_keeps_a_value_for_max_age_and_force_reads_again() -> None:
     source, now = Source(), [0.0]
     cache = SecretCache(source, max_age=300, clock=lambda: now[0])
-    assert [cache.get("s") for _ in range(10)] == ["one"] * 10
+    assert [cache.get("s").value for _ in range(10)] == ["one"] * 10
+    assert cache.read_at("s", "AWSCURRENT") == 0.0
     source.values[("s", "AWSCURRENT")] = "two"
     now[0] = 299.0
-    assert cache.get("s") == "one"
-    assert cache.get("s", force=True) == "two"
+    assert cache.get("s").value == "one"
+    assert cache.get("s", force=True).value == "two"
+    assert cache.read_at("s", "AWSCURRENT") == 299.0
     now[0] = 600.0
-    assert cache.get("s") == "two"
+    assert cache.get("s") == SecretVersion("two", CREATED)
     assert source.reads == [("s", "AWSCURRENT")] * 3
+    assert cache.read_at("s", "AWSPREVIOUS") == float("-inf")
 
 
 def test_the_cache_remembers_a_missing_stage_but_never_a_failure() -> None:
@@ -295,7 +352,10 @@ def test_a_max_age_of_zero_reads_every_time() -> None:
 def test_without_the_extension_secrets_come_from_getsecretvalue(stack: Stack, secretsmanager: Any) -> None:
     api = SecretsManagerApi(secretsmanager)
     arn = stack.ref("SigningSecret")
-    assert api(arn, "AWSCURRENT") == secretsmanager.get_secret_value(SecretId=arn)["SecretString"]
+    expected = secretsmanager.get_secret_value(SecretId=arn)
+    assert api(arn, "AWSCURRENT") == SecretVersion(
+        expected["SecretString"], expected["CreatedDate"].timestamp()
+    )
     with pytest.raises(SecretNotFound):
         api(arn, "AWSPREVIOUS")
     with pytest.raises(SecretNotFound):

@@ -47,7 +47,7 @@ class _SecretDerivedKey:
 
     def __call__(self) -> bytes:
         try:
-            value = self._secrets.get(self.secret_arn)
+            value = self._secrets.get(self.secret_arn).value
         except (SecretNotFound, SecretUnavailable) as error:
             raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS) from error
         if self._derived is None or self._derived[0] != value:

@@ -11,6 +11,9 @@ boto3, and boto3's import and client creation are most of a cold start.
 Without the extension (``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` empty, as under
 ``sam local``), secrets are read with boto3's GetSecretValue, imported only then.
 
+Each read gives the version's value and its ``CreatedDate`` (``SecretVersion``): the signing key's
+previous version is trusted only as far as the date of the version that replaced it allows (keys.py).
+
 ``SecretCache`` is the one cache (the template turns the extension's own off): a value is kept
 ``max_age`` seconds, so warm invocations make no request, and a forced read really reads.
 """
@@ -19,9 +22,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,8 +44,18 @@ TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 - a header name, n
 REQUEST_TIMEOUT_SECONDS = 3.0
 MIN_REQUEST_SECONDS = 0.05
 
-Fetch = Callable[[str, str], str]
-"""(secret id, version stage) -> the SecretString; raises SecretNotFound or SecretUnavailable."""
+
+@dataclass(frozen=True)
+class SecretVersion:
+    """One version of a secret as GetSecretValue gives it: its SecretString and, as epoch seconds,
+    its CreatedDate (None if the answer had none that could be read)."""
+
+    value: str = field(repr=False)
+    created: float | None
+
+
+Fetch = Callable[[str, str], SecretVersion]
+"""(secret id, version stage) -> that version; raises SecretNotFound or SecretUnavailable."""
 Transport = Callable[[int, str, Mapping[str, str], float], tuple[int, bytes]]
 """(port, request target, headers, timeout) -> (HTTP status, body) of one GET to localhost."""
 
@@ -50,6 +66,29 @@ class SecretNotFound(Exception):
 
 class SecretUnavailable(Exception):
     """The secret could not be read now: the extension or Secrets Manager failed, or no time is left."""
+
+
+def created_date(raw: Any) -> float | None:
+    """A version's CreatedDate as epoch seconds, or None for anything else.
+
+    boto3 gives a datetime; Secrets Manager's JSON, which the extension relays, an epoch-seconds
+    number; AWS's Secrets Manager Agent (the extension's open-source counterpart off Lambda) that
+    number as a string; an ISO 8601 string is read too. A date without a time zone is no point in
+    time: None.
+    """
+    if isinstance(raw, str):
+        try:
+            raw = float(raw)
+        except ValueError:
+            try:
+                raw = datetime.fromisoformat(raw)
+            except ValueError:
+                return None
+    if isinstance(raw, datetime):
+        return raw.timestamp() if raw.utcoffset() is not None else None
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw) and raw > 0:
+        return float(raw)
+    return None
 
 
 def http_get(port: int, target: str, headers: Mapping[str, str], timeout: float) -> tuple[int, bytes]:
@@ -70,7 +109,7 @@ class ExtensionSecrets:
         self.port = port
         self._transport = transport
 
-    def __call__(self, secret_id: str, stage: str) -> str:
+    def __call__(self, secret_id: str, stage: str) -> SecretVersion:
         remaining = budget.remaining()
         timeout = REQUEST_TIMEOUT_SECONDS if remaining is None else min(REQUEST_TIMEOUT_SECONDS, remaining)
         if timeout < MIN_REQUEST_SECONDS:
@@ -87,12 +126,13 @@ class ExtensionSecrets:
             raise SecretUnavailable(f"the extension did not answer: {type(error).__name__}") from error
         if status == 200:
             try:
-                value = json.loads(body).get("SecretString")
+                answer = json.loads(body)
+                value = answer.get("SecretString")
             except (ValueError, AttributeError):
                 value = None
             if not isinstance(value, str):
                 raise SecretUnavailable("the extension answered without a SecretString")
-            return value
+            return SecretVersion(value, created_date(answer.get("CreatedDate")))
         # The extension passes Secrets Manager's error through; its exact shape is not documented,
         # but it names the error code.
         if b"ResourceNotFoundException" in body:
@@ -106,7 +146,7 @@ class SecretsManagerApi:
     def __init__(self, client: Any | None = None) -> None:
         self._client = client
 
-    def __call__(self, secret_id: str, stage: str) -> str:
+    def __call__(self, secret_id: str, stage: str) -> SecretVersion:
         # Imported here so that a function reading through the extension never imports boto3.
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
@@ -124,7 +164,7 @@ class SecretsManagerApi:
         value = response.get("SecretString")
         if not isinstance(value, str):
             raise SecretUnavailable("the secret has no SecretString")
-        return value
+        return SecretVersion(value, created_date(response.get("CreatedDate")))
 
 
 def from_environment(env: Mapping[str, str] = os.environ) -> Fetch:
@@ -142,10 +182,11 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Fetch:
 
 
 class SecretCache:
-    """Secret values by (secret id, version stage), each kept for ``max_age`` seconds.
+    """Secret versions by (secret id, version stage), each kept for ``max_age`` seconds.
 
     A stage that does not exist is remembered as such for as long as a value would be; a failed
-    read is never remembered. ``force`` reads again whatever is cached.
+    read is never remembered. ``force`` reads again whatever is cached; ``read_at`` says when the
+    cached entry was read (on ``clock``).
     """
 
     def __init__(
@@ -158,19 +199,24 @@ class SecretCache:
         self._fetch = fetch or from_environment()
         self.max_age = max_age
         self._clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, str | None]] = {}
+        self._entries: dict[tuple[str, str], tuple[float, SecretVersion | None]] = {}
 
-    def get(self, secret_id: str, stage: str = CURRENT, *, force: bool = False) -> str:
+    def read_at(self, secret_id: str, stage: str) -> float:
+        """When the cached entry of ``stage`` was read; -inf if there is none."""
+        entry = self._entries.get((secret_id, stage))
+        return float("-inf") if entry is None else entry[0]
+
+    def get(self, secret_id: str, stage: str = CURRENT, *, force: bool = False) -> SecretVersion:
         now = self._clock()
         entry = self._entries.get((secret_id, stage))
         if entry is not None and not force and now - entry[0] < self.max_age:
-            value = entry[1]
+            version = entry[1]
         else:
             try:
-                value = self._fetch(secret_id, stage)
+                version = self._fetch(secret_id, stage)
             except SecretNotFound:
-                value = None
-            self._entries[(secret_id, stage)] = (now, value)
-        if value is None:
+                version = None
+            self._entries[(secret_id, stage)] = (now, version)
+        if version is None:
             raise SecretNotFound(f"{stage} of the secret does not exist")
-        return value
+        return version

@@ -85,7 +85,7 @@ def _decode(token: str, key: SigningKey, settings: TokenSettings) -> dict[str, A
     )
 
 
-def _verified_by_another_key(token: str, keys: KeyRing, tried: SigningKey) -> SigningKey:
+def _verified_by_another_key(token: str, keys: KeyRing, tried: SigningKey, lifetime: int) -> SigningKey:
     """The key a token not signed with ``tried`` (the current key) names: the previous one, or one
     this process has not read yet. Its unverified ``kid`` only chooses among our own keys."""
     try:
@@ -94,7 +94,7 @@ def _verified_by_another_key(token: str, keys: KeyRing, tried: SigningKey) -> Si
         raise InvalidToken(f"malformed token: {type(error).__name__}") from None
     if not isinstance(kid, str) or not _KID.fullmatch(kid):
         raise InvalidToken("missing or malformed kid")
-    key = keys.find(kid)
+    key = keys.find(kid, lifetime=lifetime)
     if key is None:
         raise InvalidToken("unknown kid")
     if key.kid == tried.kid:
@@ -109,8 +109,9 @@ def verify_access_token(token: str, keys: KeyRing, settings: TokenSettings) -> A
     ``kid`` names, the header has only ``alg``, ``typ`` (an access token's) and ``kid``, every
     claim in REQUIRED_CLAIMS must be present and valid, and the lifetime may not exceed the
     configured one. The current key is tried first (one pass over the token, the usual case); a
-    token it did not sign is tried with the key its ``kid`` names. A KeyUnavailable from the key
-    ring propagates: the caller denies.
+    token it did not sign is tried with the key its ``kid`` names, and one the previous key signed
+    must have been issued before that key was rotated out (``SigningKey.signed_until``). A
+    KeyUnavailable from the key ring propagates: the caller denies.
     """
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("token missing or too long")
@@ -119,7 +120,7 @@ def verify_access_token(token: str, keys: KeyRing, settings: TokenSettings) -> A
         try:
             decoded = _decode(token, key, settings)
         except jwt.InvalidSignatureError:
-            key = _verified_by_another_key(token, keys, key)
+            key = _verified_by_another_key(token, keys, key, settings.access_ttl_seconds)
             decoded = _decode(token, key, settings)
     except jwt.PyJWTError as error:
         raise InvalidToken(f"rejected: {type(error).__name__}") from None
@@ -135,6 +136,8 @@ def verify_access_token(token: str, keys: KeyRing, settings: TokenSettings) -> A
         raise InvalidToken("iat or exp is not an integer")
     if claims["exp"] - claims["iat"] > settings.access_ttl_seconds:
         raise InvalidToken("lifetime longer than allowed")
+    if key.signed_until is not None and claims["iat"] > key.signed_until:
+        raise InvalidToken("signed by the previous key after it was rotated out")
     subject, username, session_id, token_id = (claims.get(k) for k in ("sub", "username", "sid", "jti"))
     if not all(isinstance(value, str) and value for value in (subject, username, session_id, token_id)):
         raise InvalidToken("sub, username, sid or jti missing or not a string")

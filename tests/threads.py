@@ -1,0 +1,69 @@
+"""Attempts run at the same time, in threads: for the race tests in-process and over HTTP."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+
+class Gate:
+    """Holds each racer that reaches a point until every racer has reached it or finished, so
+    those that get there are all there at once (and no one waits for a racer that never comes).
+
+    ``race(..., gate=gate)`` reports each racer's end; ``reached`` counts those that got there.
+    """
+
+    def __init__(self, parties: int, *, timeout: float = 10) -> None:
+        self.parties = parties
+        self.reached = 0
+        self.finished = 0
+        self._timeout = timeout
+        self._condition = threading.Condition()
+        self._held = threading.local()
+
+    def hold(self) -> None:
+        if getattr(self._held, "once", False):
+            return
+        self._held.once = True
+        with self._condition:
+            self.reached += 1
+            self._condition.notify_all()
+            everyone = self._condition.wait_for(
+                lambda: self.reached + self.finished >= self.parties, timeout=self._timeout
+            )
+            assert everyone, "a racer neither reached the gate nor finished"
+
+    def finish(self) -> None:
+        with self._condition:
+            self.finished += 1
+            self._condition.notify_all()
+
+
+def race(
+    *attempts: Callable[[], Any], together: bool = False, gate: Gate | None = None, timeout: float = 30
+) -> list[Any]:
+    """Run each attempt in its own thread, all at once (with ``together``, released by one barrier
+    once every thread is running); their results, in order. An attempt that raises has the
+    exception as its result: a racer's crash is an outcome to assert on, not to lose. Each
+    racer's end is reported to ``gate``, if given."""
+    results: list[Any] = [None] * len(attempts)
+    start = threading.Barrier(len(attempts), timeout=timeout) if together else None
+
+    def run(index: int) -> None:
+        try:
+            if start is not None:
+                start.wait()
+            results[index] = attempts[index]()
+        except Exception as error:
+            results[index] = error
+        finally:
+            if gate is not None:
+                gate.finish()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(attempts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results
