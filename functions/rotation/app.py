@@ -4,6 +4,7 @@ finishSecret)."""
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from books_api import aws
+from books_api.budget import time_budget
 from books_api.observability import logger
 from books_api.rotation import KeyRotation
 
@@ -12,5 +13,5 @@ from books_api.rotation import KeyRotation
 def lambda_handler(event: dict, context: LambdaContext) -> None:
     step, token = event["Step"], event["ClientRequestToken"]
     logger.info("Rotating the signing key", extra={"step": step, "version": token})
-    with aws.time_budget():
+    with time_budget():
         KeyRotation(aws.client("secretsmanager")).run(secret_id=event["SecretId"], token=token, step=step)

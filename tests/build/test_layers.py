@@ -91,6 +91,15 @@ CASES: dict[str, list[tuple[dict[str, Any], int | str]]] = {
 }
 
 
+# What each function must not load, even after its events: the books function has no passwords
+# or tokens to check, and the authorizer reads its key through the extension and validates no
+# request body (docs/PERFORMANCE.md: each costs cold-start time).
+MUST_NOT_LOAD = {
+    "BooksFunction": {"bcrypt", "jwt"},
+    "AuthorizerFunction": {"boto3", "pydantic", "pydantic_core", "aws_xray_sdk"},
+}
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_dir = tmp_path_factory.mktemp("sam-build")
@@ -187,3 +196,5 @@ def test_each_function_runs_on_lambdas_path_alone(lambda_path: LambdaPath, funct
         and not any(os.path.realpath(file).startswith(root + os.sep) for root in standard_library())
     }
     assert outside == {}, function
+    loaded = {name.split(".")[0] for name in report["files"]}
+    assert loaded & MUST_NOT_LOAD.get(function, set()) == set(), function

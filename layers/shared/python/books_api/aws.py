@@ -24,7 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from books_api import budget
-from books_api.budget import BUDGET_SECONDS, RETRY_AFTER_SECONDS, time_budget  # noqa: F401 - re-exported
+from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.errors import ServiceUnavailable
 
 CONNECT_TIMEOUT_SECONDS = 1
