@@ -14,9 +14,10 @@ from books_api.formats import utc_now
 from books_api.keys import KeyRing, SigningKey
 from books_api.lockout import LoginThrottle
 from books_api.observability import logger
+from books_api.permissions import READER
 from books_api.sessions import Family, NewSession, SessionEnded, SessionStore, TokenSpent
 from books_api.tokens import issue_access_token, token_pair
-from books_api.users import READER, User, UserRepository, normalize_username
+from books_api.users import User, UserRepository, normalize_username
 
 INVALID_CREDENTIALS = "Invalid username or password"
 INVALID_REFRESH_TOKEN = "Invalid refresh token"  # noqa: S105 - a message, not a secret
@@ -96,7 +97,8 @@ class Accounts:
             self.throttle.admit(name, now=int(time.time()))
         user = self.users.get(name) if name else None
         cost = self.settings.bcrypt_cost
-        if not passwords.verify_password(password, user.password_hash if user else None, cost=cost):
+        matches = passwords.verify_password(password, user.password_hash if user else None, cost=cost)
+        if user is None or not matches:
             raise Unauthorized(INVALID_CREDENTIALS)
         self.throttle.clear(user.username)
         if rehash and passwords.needs_rehash(user.password_hash, cost=cost):
@@ -177,22 +179,23 @@ class Accounts:
             if record is not None and record.family_id != session_id:
                 self.sessions.revoke_family(record.family_id, user_id=subject)
 
-    def _set_password(
-        self, user: User, new_password: str, *, start_session: bool = False
-    ) -> tuple[User, NewSession | None]:
-        """Store a new hash and raise the session generation: every earlier session is void.
-
-        With ``start_session``, a session of the new generation starts in the same transaction,
-        so a failure leaves the old password and sessions as they were, never a half change.
-        """
+    def _with_password(self, user: User, new_password: str) -> User:
+        """``user`` with a hash of ``new_password`` and a new session generation (not stored)."""
         passwords.check_policy(new_password, username=user.username)
         password_hash = passwords.hash_password(new_password, cost=self.settings.bcrypt_cost)
-        generation = user.session_generation + 1
-        changed = replace(user, password_hash=password_hash, session_generation=generation)
-        session = self.sessions.new_session(changed) if start_session else None
-        along = [self.sessions.generation_write(user, generation), *(session.writes if session else [])]
-        self.users.change_password(user, password_hash, along=along)
-        return changed, session
+        return replace(user, password_hash=password_hash, session_generation=user.session_generation + 1)
+
+    def _store_password(self, before: User, changed: User, session: NewSession | None = None) -> None:
+        """Store ``changed``'s hash and generation over ``before``: every earlier session is void.
+
+        A ``session`` of the new generation starts in the same transaction, so a failure leaves
+        the old password and sessions as they were, never a half change.
+        """
+        along = [
+            self.sessions.generation_write(before, changed.session_generation),
+            *(session.writes if session else []),
+        ]
+        self.users.change_password(before, changed.password_hash, along=along)
 
     def change_password(
         self, *, subject: str, username: str, current_password: str, new_password: str
@@ -206,8 +209,10 @@ class Accounts:
         if user.id != subject:
             raise Unauthorized("The account no longer exists")
         key = self.keys.current()  # before any write: a 503 must leave the account as it was
-        user, session = self._set_password(user, new_password, start_session=True)
-        return self._token_pair(user, session, key)
+        changed = self._with_password(user, new_password)
+        session = self.sessions.new_session(changed)
+        self._store_password(user, changed, session)
+        return self._token_pair(changed, session, key)
 
     def set_user(self, username: str, password: str, roles: tuple[str, ...]) -> User:
         """Create ``username`` with ``roles``, or give an existing one this password and these roles
@@ -217,9 +222,10 @@ class Accounts:
             user = self.new_user(username, password, roles)
             self.users.create(user)
             return user
-        user, _ = self._set_password(existing, password)
-        self.users.set_roles(user.username, roles)
-        return replace(user, roles=roles)
+        changed = self._with_password(existing, password)
+        self._store_password(existing, changed)
+        self.users.set_roles(changed.username, roles)
+        return replace(changed, roles=roles)
 
     def profile(self, *, subject: str, username: str) -> User:
         user = self.users.get(username)

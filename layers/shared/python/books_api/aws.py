@@ -17,7 +17,7 @@ import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
@@ -68,7 +68,8 @@ def _check_deadline(**_: Any) -> None:
 
 @functools.cache
 def client(service: str) -> Any:
-    made = boto3.client(service, config=_CONFIG)
+    # boto3-stubs types clients by literal service names; this factory serves any of them.
+    made: Any = cast(Any, boto3).client(service, config=_CONFIG)
     # Before every attempt, retries included (botocore does not retry this error).
     made.meta.events.register_first("before-send", _check_deadline)
     return made

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -97,7 +97,7 @@ class Repository:
                 return response
         except ClientError as error:
             if aws.error_code(error) == "ConditionalCheckFailedException":
-                item = error.response.get("Item")
+                item = cast(dict[str, Any] | None, error.response.get("Item"))
                 raise ConditionFailed(from_attributes(item) if item else None) from None
             raise
 

@@ -46,7 +46,7 @@ class LoginThrottle(Repository):
 
     def wait_after(self, lockouts: int) -> int:
         """How long the lock that follows ``lockouts`` earlier ones lasts."""
-        return min(self.settings.max_seconds, self.settings.base_seconds * 2**lockouts)
+        return min(self.settings.max_seconds, self.settings.base_seconds * (1 << lockouts))
 
     def admit(self, username: str, *, now: int) -> None:
         """Count one credential check for ``username``, or refuse it with a 429 (Retry-After).
