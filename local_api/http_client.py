@@ -1,4 +1,5 @@
-"""A small HTTP client for the integration tests: urllib, no exception on 4xx/5xx."""
+"""A small HTTP client for the integration tests and the walk-through (local_api/walk_through.py):
+urllib, no exception on 4xx/5xx."""
 
 from __future__ import annotations
 
