@@ -1,8 +1,9 @@
 """The README's walk-through as a check: each request, the status it must get and what its body
 must hold, against any running copy of the API (``make run``, ``sam local start-api``, a stack).
 
-``walk_through`` returns one ``Step`` per request; nothing a step prints holds a token or a password
-(only statuses, and the ``message`` of an unexpected answer). ``get_books_timings`` times
+``walk_through`` returns one ``Step`` per request, with how long it took (a function's first
+request includes its cold start); nothing a step prints holds a token or a password (only
+statuses, and the ``message`` of an unexpected answer). ``get_books_timings`` times
 authorized ``GET /books``. ``local_api.sam_local_check`` runs both through ``sam local start-api``;
 ``tests/integration/test_walk_through.py`` runs the walk-through against the local server.
 """
@@ -40,6 +41,7 @@ class Step:
     expected: int
     status: int | None = None
     problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -49,7 +51,8 @@ class Step:
         mark = "ok  " if self.ok else "FAIL"
         got = "" if self.status == self.expected else f" (expected {self.expected})"
         detail = f": {'; '.join(self.problems)}" if self.problems else ""
-        return f"  {mark} {self.status}{got}  {self.name}{detail}"
+        took = f"{self.seconds:.1f} s" if self.seconds >= 1 else f"{self.seconds * 1000:.0f} ms"
+        return f"  {mark} {self.status}{got}  {self.name} ({took}){detail}"
 
 
 class WalkThrough:
@@ -70,11 +73,14 @@ class WalkThrough:
     ) -> Reply | None:
         step = Step(name, expected)
         self.steps.append(step)
+        started = time.perf_counter()
         try:
             reply = self.client.request(method, path, **kwargs)
         except OSError as error:
             step.problems.append(f"no answer: {type(error).__name__}")
             return None
+        finally:
+            step.seconds = time.perf_counter() - started
         step.status = reply.status
         if reply.status != expected:
             message = _body(reply).get("message")
