@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 
 from local_api.gateway import AuthorizerCache
+from local_api.http_client import Client, Reply
 from local_api.runtime import FunctionSpec
 from local_api.samlocal import created_resources
 from local_api.server import LocalServer
 from local_api.template import ROOT, physical_name
-
-from .client import Client, Reply
 
 pytestmark = pytest.mark.local_only
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import jwt
 import pytest
 
+from local_api.http_client import Client
 from local_api.process import ServerProcess
 
-from .client import Client
 from .conftest import LOCAL_ENV_VARS, Target, User, unique
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from local_api.http_client import Client, Reply
 from local_api.process import ServerProcess
 from local_api.template import ROOT
 
-from .client import Client, Reply
 from .conftest import LOCAL_ENV_VARS, User, password, unique
 
 pytestmark = pytest.mark.local_only
