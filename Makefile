@@ -6,7 +6,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test lint unit integration run build validate scan fuzz lock clean sam-local-check
+.PHONY: help venv test lint typecheck unit integration run build validate scan fuzz lock clean sam-local-check
 
 help:
 	@echo "make run    serve the API at http://127.0.0.1:$${PORT:-3000} (no Docker, no AWS account)"
@@ -32,14 +32,19 @@ lint: venv
 validate: venv
 	$(BIN)/sam validate --lint
 
+# Strict types on the code that ships: the shared layer and the handlers (mypy.ini).
+typecheck: venv
+	$(BIN)/mypy layers/shared/python/books_api functions/*/app.py
+
 unit: venv
 	$(BIN)/pytest tests/unit
 
 integration: venv
 	$(BIN)/pytest tests/integration
 
+# Branch coverage of the shared layer and the handlers is printed, with a floor (.coveragerc).
 test: lint validate scan fuzz
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-config=.coveragerc --cov-report=term:skip-covered
 
 # Static scans, offline: cfn-lint on the template; checkov on the template after the SAM transform
 # (the raw template hides the functions' roles and policies), skips justified in checkov.yaml;
