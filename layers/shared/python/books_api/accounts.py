@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from books_api import aws, passwords
 from books_api.config import AccountSettings
-from books_api.errors import ApiError, Conflict, ServiceUnavailable, Unauthorized
+from books_api.errors import ApiError, Conflict, RefreshTokenReused, ServiceUnavailable, Unauthorized
 from books_api.keys import KeyRing, SigningKey
 from books_api.lockout import LoginThrottle
 from books_api.observability import logger
@@ -211,7 +211,7 @@ class Accounts:
     def _revoke_on_reuse(self, family: Family) -> NoReturn:
         self.sessions.revoke_family(family.id, user_id=family.user_id)
         logger.warning("Refresh token reused; session revoked", extra={"user_id": family.user_id})
-        raise Unauthorized(INVALID_REFRESH_TOKEN)
+        raise RefreshTokenReused(INVALID_REFRESH_TOKEN)
 
     def logout(self, *, subject: str, session_id: str, refresh_token: str | None) -> None:
         """Revoke the caller's session and, if given, the session of ``refresh_token`` (if theirs)."""

@@ -27,6 +27,12 @@ class Unauthorized(ApiError):
     default_message = "Unauthorized"
 
 
+class RefreshTokenReused(Unauthorized):
+    """A spent refresh token came back (a replay, or the loser of a race) and its session was
+    revoked. The client gets the same 401 as for any refused refresh token; the type tells the
+    handler to count it (a security signal)."""
+
+
 class Forbidden(ApiError):
     status = 403
     default_message = "Forbidden"
