@@ -1,5 +1,6 @@
-"""No alarm watches nothing: each one, in the template after the SAM transform, watches a metric
-that something publishes under exactly its namespace, name and dimensions:
+"""No alarm and no graph of the dashboard watches nothing: each one, in the template after the SAM
+transform, watches a metric that something publishes under exactly its namespace, name and
+dimensions:
 
 - the functions, observed: every path that publishes a metric runs in the unit-test harness and
   the Embedded Metric Format lines Powertools prints are read back (tests/unit/emf.py);
@@ -9,7 +10,10 @@ that something publishes under exactly its namespace, name and dimensions:
 
 The alarms the issue asks for are all there (each function's errors and throttles, each table's
 throttles and system errors, the security signals), each notifies the topic, each threshold is a
-parameter the runbook explains, and each alarm's description links to its runbook section.
+parameter the runbook explains, and each alarm's description links to its runbook section. The
+dashboard shows what the issue lists: every alarm; requests, errors and latency per route; logins
+and lockouts; the authorizer's invocations against requests; each table's consumed capacity; and
+the functions' cold starts.
 """
 
 from __future__ import annotations
@@ -398,3 +402,111 @@ def test_every_threshold_is_a_parameter_the_runbook_explains() -> None:
             )
         (link,) = re.findall(r"docs/OPERATIONS\.md#([a-z0-9-]+)", " ".join(props["AlarmDescription"].split()))
         assert link in anchors, f"{logical_id} links to a section docs/OPERATIONS.md does not have: {link}"
+
+
+# --- the dashboard --------------------------------------------------------------------------
+
+_SUB_NAME = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
+_SEARCH = re.compile(r"SEARCH\('\{(?P<schema>[^}]+)\} (?P<terms>[^']*)', '(?P<stat>\w+)', \d+\)")
+_TERM = re.compile(r'(\w+)="([^"]*)"')
+
+
+def dashboard() -> dict[str, Any]:
+    """The dashboard's body, with parameters and pseudo parameters resolved; ``${LogicalId}`` of a
+    resource stays, to be read as a ``Ref``."""
+    (resource,) = resources("AWS::CloudWatch::Dashboard").values()
+    text = resource["Properties"]["DashboardBody"]["Fn::Sub"]
+    names = cloudformation()["Resources"]
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return match.group(0) if name in names else STACK.resolve({"Ref": name})
+
+    return json.loads(_SUB_NAME.sub(substitute, text))
+
+
+def _value(value: str) -> Any:
+    match = re.fullmatch(r"\$\{(\w+)\}", value)
+    return Ref(match.group(1)) if match else value
+
+
+def graphed(title: str, entry: list[Any]) -> Watched | None:
+    """The metric one line of a graph reads, or None for a math expression over other lines."""
+    if isinstance(entry[0], dict):
+        expression = entry[0]["expression"]
+        if expression.startswith("SELECT"):
+            return insights_query(title, expression)
+        search = _SEARCH.fullmatch(expression)
+        if not search:
+            return None
+        namespace, *dimensions = search["schema"].split(",")
+        terms = dict(_TERM.findall(search["terms"]))
+        values = {name: _value(terms.get(name, "*")) for name in dimensions}
+        return Watched(title, namespace, terms["MetricName"], tuple(sorted(values.items())))
+    namespace, name, *rest = [part for part in entry if not isinstance(part, dict)]
+    dimensions = tuple(sorted((rest[i], _value(rest[i + 1])) for i in range(0, len(rest), 2)))
+    return Watched(title, namespace, name, dimensions)
+
+
+def graphs() -> dict[str, list[Watched]]:
+    found = {}
+    for widget in dashboard()["widgets"]:
+        if widget["type"] == "metric":
+            title = widget["properties"]["title"]
+            lines = [graphed(title, entry) for entry in widget["properties"]["metrics"]]
+            found[title] = [line for line in lines if line]
+    return found
+
+
+def test_every_graph_of_the_dashboard_reads_a_metric_that_is_published(emitted: set[Metric]) -> None:
+    watched = [line for lines in graphs().values() for line in lines]
+    assert len(watched) > 30
+    problems = {f"{w.where}: {w.name}": problem(w, emitted) for w in watched}
+    assert {where: why for where, why in problems.items() if why} == {}
+
+
+def test_the_dashboard_shows_what_the_issue_lists() -> None:
+    shown = graphs()
+    every = [line for lines in shown.values() for line in lines]
+
+    def names(namespace: str, dimension: str) -> dict[str, set[Any]]:
+        found: dict[str, set[Any]] = {}
+        for line in every:
+            if line.namespace == namespace and dimension in line.dimension_names:
+                found.setdefault(line.name, set()).add(dict(line.dimensions)[dimension])
+        return found
+
+    # Requests, errors and latency per route: every method and resource of the stage.
+    per_route = {
+        line.name
+        for line in every
+        if line.namespace == "AWS/ApiGateway"
+        and line.dimension_names == {"ApiName", "Method", "Resource", "Stage"}
+        and dict(line.dimensions)["Method"] == dict(line.dimensions)["Resource"] == "*"
+    }
+    assert {"Count", "5XXError", "Latency"} <= per_route
+    namespace = STACK.resolve(
+        cloudformation()["Resources"]["LoginFunction"]["Properties"]["Environment"]["Variables"][
+            "POWERTOOLS_METRICS_NAMESPACE"
+        ]
+    )
+    assert {"Logins", "LoginFailures", "LoginsLockedOut"} <= set(names(namespace, "service"))
+    # The authorizer's cache: its invocations and the stage's requests on one graph.
+    assert any(
+        {(w.namespace, w.name) for w in lines} >= {("AWS/Lambda", "Invocations"), ("AWS/ApiGateway", "Count")}
+        and Ref("AuthorizerFunction") in {dict(w.dimensions).get("FunctionName") for w in lines}
+        for lines in shown.values()
+    )
+    tables = {Ref(name) for name in resources("AWS::DynamoDB::Table")}
+    capacity = names("AWS/DynamoDB", "TableName")
+    assert capacity["ConsumedReadCapacityUnits"] == capacity["ConsumedWriteCapacityUnits"] == tables
+    api_functions = {
+        Ref(name) for name in ("AuthorizerFunction", "SignupFunction", "LoginFunction", "BooksFunction")
+    }
+    assert names(namespace, "function_name")["ColdStart"] == api_functions
+
+
+def test_the_dashboard_shows_every_alarm() -> None:
+    (widget,) = [w for w in dashboard()["widgets"] if w["type"] == "alarm"]
+    shown = {re.fullmatch(r"\$\{(\w+)\.Arn\}", arn).group(1) for arn in widget["properties"]["alarms"]}
+    assert shown == set(alarms())
