@@ -47,8 +47,9 @@ SCAN_VENV := .venv-scan
 BANDIT_PATHS := layers/shared/python functions tools admin_cli local_api
 
 # checkov runs twice: with the defaults, and with every option on (the WAF, strict revocation,
-# deletion protection), since it scans only the resources whose conditions the defaults meet.
-OPTIONS_ON := WafEnabled=true StrictRevocation=true DeletionProtection=true
+# deletion protection, the alarm e-mail), since it scans only the resources whose conditions
+# the defaults meet.
+OPTIONS_ON := WafEnabled=true StrictRevocation=true DeletionProtection=true AlarmEmail=ops@example.com
 
 scan: venv $(SCAN_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
