@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from books_api import http
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
-from books_api.errors import BadRequest, RefreshTokenReused, TooManyRequests, Unauthorized
+from books_api.errors import BadRequest, CredentialsRefused, RefreshTokenReused, TooManyRequests, Unauthorized
 from books_api.models import Credentials, LogoutRequest, RefreshRequest
 from books_api.observability import logger, metrics, tracer
 
@@ -27,13 +27,14 @@ def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response
     username, password = basic or (credentials.username, credentials.password)
     try:
         user, pair = accounts.login(username, password)
-    except Unauthorized:
+    except Unauthorized as refused:
         metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
-        logger.info("Login failed")
+        known = refused.username if isinstance(refused, CredentialsRefused) else None
+        logger.info("Login failed", extra={"username": known, "source_ip": http.source_ip(app)})
         raise
     except TooManyRequests:
         metrics.add_metric(name="LoginsLockedOut", unit=MetricUnit.Count, value=1)
-        logger.info("Login refused: locked out")
+        logger.info("Login refused: locked out", extra={"source_ip": http.source_ip(app)})
         raise
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     logger.info("Login succeeded", extra={"user_id": user.id})

@@ -12,7 +12,14 @@ from botocore.exceptions import ClientError
 
 from books_api import aws, passwords
 from books_api.config import AccountSettings
-from books_api.errors import ApiError, Conflict, RefreshTokenReused, ServiceUnavailable, Unauthorized
+from books_api.errors import (
+    ApiError,
+    Conflict,
+    CredentialsRefused,
+    RefreshTokenReused,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from books_api.keys import KeyRing, SigningKey
 from books_api.lockout import LoginThrottle
 from books_api.observability import logger
@@ -120,7 +127,7 @@ class Accounts:
         user = self.users.get(name) if name else None
         cost = self.settings.bcrypt_cost
         if not passwords.verify_password(password, user.password_hash if user else None, cost=cost):
-            raise Unauthorized(INVALID_CREDENTIALS)
+            raise CredentialsRefused(INVALID_CREDENTIALS, username=user.username if user else None)
         self.throttle.clear(user.username)
         if rehash and passwords.needs_rehash(user.password_hash, cost=cost):
             user = self._rehash(user, password)
