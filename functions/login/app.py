@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from books_api import http
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
-from books_api.errors import BadRequest, TooManyRequests, Unauthorized
+from books_api.errors import BadRequest, CredentialsRefused, RefreshTokenReused, TooManyRequests, Unauthorized
 from books_api.models import Credentials, LogoutRequest, RefreshRequest
 from books_api.observability import logger, metrics, tracer
 
@@ -27,13 +27,14 @@ def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response
     username, password = basic or (credentials.username, credentials.password)
     try:
         user, pair = accounts.login(username, password)
-    except Unauthorized:
+    except Unauthorized as refused:
         metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
-        logger.info("Login failed")
+        known = refused.username if isinstance(refused, CredentialsRefused) else None
+        logger.info("Login failed", extra={"username": known, "source_ip": http.source_ip(app)})
         raise
     except TooManyRequests:
         metrics.add_metric(name="LoginsLockedOut", unit=MetricUnit.Count, value=1)
-        logger.info("Login refused: locked out")
+        logger.info("Login refused: locked out", extra={"source_ip": http.source_ip(app)})
         raise
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     logger.info("Login succeeded", extra={"user_id": user.id})
@@ -44,8 +45,10 @@ def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response
 def refresh(request: Annotated[RefreshRequest, Body()]) -> Response[dict]:
     try:
         pair = accounts.refresh(request.refresh_token)
-    except Unauthorized:
+    except Unauthorized as refused:
         metrics.add_metric(name="RefreshFailures", unit=MetricUnit.Count, value=1)
+        if isinstance(refused, RefreshTokenReused):
+            metrics.add_metric(name="RefreshReuseDetected", unit=MetricUnit.Count, value=1)
         logger.info("Refresh refused")
         raise
     metrics.add_metric(name="Refreshes", unit=MetricUnit.Count, value=1)
@@ -66,6 +69,6 @@ def logout(request: Annotated[LogoutRequest | None, Body()] = None) -> Response[
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -204,6 +204,11 @@ def require_role(app: APIGatewayRestResolver, role: str) -> Caller:
     return who
 
 
+def source_ip(app: APIGatewayRestResolver) -> str | None:
+    """The client's address as API Gateway saw it (the access log's ``ip``)."""
+    return app.current_event.request_context.identity.source_ip
+
+
 def basic_credentials(app: APIGatewayRestResolver) -> tuple[str, str] | None:
     """``(username, password)`` from an ``Authorization: Basic`` header (RFC 7617), if there is one."""
     header = app.current_event.headers.get("authorization")
