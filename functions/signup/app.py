@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from books_api import http
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
-from books_api.models import Credentials, PasswordChange
+from books_api.models import PasswordChange, Signup
 from books_api.observability import logger, metrics, tracer
 
 accounts = Accounts.from_settings(AccountSettings.from_env())
@@ -19,7 +19,7 @@ app = http.resolver()
 
 
 @app.post("/auth/signup")
-def signup(credentials: Annotated[Credentials, Body()]) -> Response[dict]:
+def signup(credentials: Annotated[Signup, Body()]) -> Response[dict]:
     user, pair = accounts.signup(credentials.username, credentials.password)
     metrics.add_metric(name="Signups", unit=MetricUnit.Count, value=1)
     logger.info("User signed up", extra={"user_id": user.id})

@@ -11,11 +11,12 @@ from botocore.exceptions import ClientError
 
 from books_api import aws
 from books_api.errors import field_error
+from books_api.limits import USERNAME_PATTERN
 from books_api.permissions import ADMIN, READER
 
 ROLES = (READER, ADMIN)
 
-_USERNAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,30}[a-z0-9])?")
+_USERNAME = re.compile(USERNAME_PATTERN)
 
 
 def normalize_username(raw: str) -> str:
