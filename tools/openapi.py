@@ -8,8 +8,9 @@ resolvers cannot know:
 - the security of each route, from the template: the Bearer scheme where the JWT authorizer
   guards it (plus Basic on POST /auth/login, where it is an alternative to a JSON body, so that
   body is documented as optional, and as the model alone rather than the model or ``null``);
-- the responses the API really sends: its success status, and the JSON errors of
-  books_api.http (400 where Powertools would say 422, 401, 403, 404, 409, 413, 415, 429, 503).
+- the responses the API really sends: its success status (with the body its route's return
+  model describes, or none for a 204), and the JSON errors of books_api.http (400 where
+  Powertools would say 422, 401, 403, 404, 409, 413, 415, 429, 503).
 
     python -m tools.openapi            rewrite docs/openapi.json
     python -m tools.openapi --check    exit 1 if docs/openapi.json is not what the code generates

@@ -12,7 +12,7 @@ from books_api.accounts import utc_now
 from books_api.books import BookRepository
 from books_api.config import BooksSettings
 from books_api.limits import BOOK_ID_PATTERN, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PAGE_SIZE_MIN
-from books_api.models import BookInput
+from books_api.models import Book, BookInput, BookPage, Health
 from books_api.observability import logger, metrics, tracer
 from books_api.pagination import MAX_TOKEN_LENGTH, PageTokens
 from books_api.users import ADMIN
@@ -28,8 +28,8 @@ BookId = Annotated[str, Path(json_schema_extra={"format": "uuid", "pattern": BOO
 
 
 @app.get("/health")
-def health() -> dict:
-    return {"status": "ok"}
+def health() -> Health:
+    return Health(status="ok")
 
 
 @app.get("/books")
@@ -43,31 +43,31 @@ def list_books(
             json_schema_extra={"format": "page-token"},
         ),
     ] = None,
-) -> dict:
+) -> BookPage:
     http.caller(app)
-    return books.page(limit=limit, next_token=next_token)
+    return BookPage.model_validate(books.page(limit=limit, next_token=next_token))
 
 
 @app.post("/books")
-def create_book(book: Annotated[BookInput, Body()]) -> Response[dict]:
+def create_book(book: Annotated[BookInput, Body()]) -> Response[Book]:
     caller = http.require_role(app, ADMIN)
-    created = books.create(book.fields(), now=utc_now())
-    logger.info("Book created", extra={"book_id": created["id"], "user_id": caller.subject})
+    created = Book.model_validate(books.create(book.fields(), now=utc_now()))
+    logger.info("Book created", extra={"book_id": created.id, "user_id": caller.subject})
     return http.json_response(201, created)
 
 
 @app.get("/books/<book_id>")
-def get_book(book_id: BookId) -> dict:
+def get_book(book_id: BookId) -> Book:
     http.caller(app)
-    return books.get(book_id)
+    return Book.model_validate(books.get(book_id))
 
 
 @app.put("/books/<book_id>")
-def replace_book(book_id: BookId, book: Annotated[BookInput, Body()]) -> dict:
+def replace_book(book_id: BookId, book: Annotated[BookInput, Body()]) -> Book:
     caller = http.require_role(app, ADMIN)
     replaced = books.replace(book_id, book.fields(), now=utc_now())
     logger.info("Book replaced", extra={"book_id": book_id, "user_id": caller.subject})
-    return replaced
+    return Book.model_validate(replaced)
 
 
 @app.delete("/books/<book_id>")

@@ -1,4 +1,4 @@
-"""Request bodies as Powertools validates them and documents them in the OpenAPI schema.
+"""The API's bodies as Powertools validates them and documents them in the OpenAPI schema.
 
 Requests: strict types (``"1999"`` is not a year and ``true`` is not a number), and every rule
 JSON Schema can state, stated with the domain's own constants, so that the published schema is
@@ -6,11 +6,14 @@ what the API accepts. What it cannot state (an ISBN's check digit, the common-pa
 username already taken) the domain checks; those fields carry a ``format`` that names the rule.
 Fields a client must not set are refused, except a book's server-set fields, which are ignored so
 a client can PUT back the book it got.
+
+Responses: every success body, made from the domain's objects (dicts or dataclasses alike, by
+attribute), so that a route sends exactly these fields and never a password, hash or secret.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -115,3 +118,67 @@ class BookInput(_Request):
 
     def fields(self) -> BookFields:
         return BookFields.validated(title=self.title, author=self.author, year=self.year, isbn=self.isbn)
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def _omitted_when_none(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Document the fields left out of a body when they are None as their type, and not required."""
+    for name, field in model.model_fields.items():
+        if field.exclude_if is _is_none:
+            prop = schema["properties"][name]
+            (present,) = [branch for branch in prop.pop("anyOf") if branch != {"type": "null"}]
+            prop.pop("default", None)
+            prop.update(present)
+
+
+class _Response(BaseModel):
+    # Made from a domain object by attribute, or from a dict, which may hold no field but these.
+    model_config = ConfigDict(from_attributes=True, extra="forbid", json_schema_extra=_omitted_when_none)
+
+
+_TIMESTAMP = {"format": "date-time"}
+
+
+class TokenPair(_Response):
+    """RFC 6749 §5.1; always sent with Cache-Control: no-store."""
+
+    access_token: str = Field(description="A JWT for the Authorization header: Bearer <access_token>")
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(description="Seconds the access token is valid for")
+    refresh_token: str = Field(description="Single use: POST /auth/refresh for a new pair")
+
+
+class UserProfile(_Response):
+    id: str
+    username: str = Field(description="As stored: folded to lower case")
+    roles: list[str]
+    created_at: str = Field(json_schema_extra=_TIMESTAMP)
+
+
+class SignupResult(TokenPair):
+    user: UserProfile
+
+
+class Book(_Response):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    title: str
+    author: str
+    year: int | None = Field(default=None, exclude_if=_is_none)
+    isbn: str | None = Field(default=None, exclude_if=_is_none, description="Its digits (and X), no hyphens")
+    created_at: str = Field(json_schema_extra=_TIMESTAMP)
+    updated_at: str = Field(json_schema_extra=_TIMESTAMP)
+
+
+class BookPage(_Response):
+    items: list[Book]
+    next_token: str | None = Field(description="Opaque: pass it back for the next page; null on the last")
+
+
+class Health(_Response):
+    status: Literal["ok"]
