@@ -2,8 +2,8 @@
 
 Requests: strict types (``"1999"`` is not a year and ``true`` is not a number), and every rule
 JSON Schema can state, stated with the domain's own constants, so that the published schema is
-what the API accepts. What it cannot state (an ISBN's check digit, the common-password list, a
-username already taken) the domain checks; those fields carry a ``format`` that names the rule.
+what the API accepts. What it cannot state the domain checks: a username already taken (409),
+and, each named by a ``format`` on its field, an ISBN's check digit and the password policy.
 Fields a client must not set are refused, except a book's server-set fields, which are ignored so
 a client can PUT back the book it got.
 
@@ -83,7 +83,7 @@ def _text(what: str) -> Any:
     )
 
 
-# The check digit is beyond JSON Schema: the format names it.
+# The check digit is beyond JSON Schema: the format names it (tools/fuzz_formats.py makes valid ones).
 Isbn = Annotated[
     str,
     Field(
