@@ -12,7 +12,7 @@ from books_api import http
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
 from books_api.errors import BadRequest, CredentialsRefused, RefreshTokenReused, TooManyRequests, Unauthorized
-from books_api.models import Credentials, LogoutRequest, RefreshRequest
+from books_api.models import Credentials, LogoutRequest, RefreshRequest, TokenPair
 from books_api.observability import logger, metrics, tracer
 
 accounts = Accounts.from_settings(AccountSettings.from_env())
@@ -20,7 +20,7 @@ app = http.resolver()
 
 
 @app.post("/auth/login")
-def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response[dict]:
+def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response[TokenPair]:
     basic = http.basic_credentials(app)
     if (basic is None) == (credentials is None):
         raise BadRequest("Send credentials either as a JSON body or with Basic authorization, not both")
@@ -38,11 +38,11 @@ def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response
         raise
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     logger.info("Login succeeded", extra={"user_id": user.id})
-    return http.json_response(200, pair, http.NO_STORE)
+    return http.json_response(200, TokenPair.model_validate(pair), http.NO_STORE)
 
 
 @app.post("/auth/refresh")
-def refresh(request: Annotated[RefreshRequest, Body()]) -> Response[dict]:
+def refresh(request: Annotated[RefreshRequest, Body()]) -> Response[TokenPair]:
     try:
         pair = accounts.refresh(request.refresh_token)
     except Unauthorized as refused:
@@ -52,7 +52,7 @@ def refresh(request: Annotated[RefreshRequest, Body()]) -> Response[dict]:
         logger.info("Refresh refused")
         raise
     metrics.add_metric(name="Refreshes", unit=MetricUnit.Count, value=1)
-    return http.json_response(200, pair, http.NO_STORE)
+    return http.json_response(200, TokenPair.model_validate(pair), http.NO_STORE)
 
 
 @app.post("/auth/logout")
