@@ -1,6 +1,6 @@
 """The book catalogue (/books, /books/{id}) and GET /health."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -15,7 +15,7 @@ from books_api.limits import BOOK_ID_PATTERN, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, 
 from books_api.models import Book, BookInput, BookPage, Health
 from books_api.observability import logger, metrics, tracer
 from books_api.pagination import MAX_TOKEN_LENGTH, PageTokens
-from books_api.users import ADMIN
+from books_api.permissions import ADMIN
 
 settings = BooksSettings.from_env()
 books = BookRepository(
@@ -81,5 +81,5 @@ def delete_book(book_id: BookId) -> Response[None]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,6 +1,6 @@
 """POST /auth/login (JSON or Basic), POST /auth/refresh and POST /auth/logout."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
@@ -24,7 +24,10 @@ def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response
     basic = http.basic_credentials(app)
     if (basic is None) == (credentials is None):
         raise BadRequest("Send credentials either as a JSON body or with Basic authorization, not both")
-    username, password = basic or (credentials.username, credentials.password)
+    if basic is not None:
+        username, password = basic
+    elif credentials is not None:
+        username, password = credentials.username, credentials.password
     try:
         user, pair = accounts.login(username, password)
     except Unauthorized as refused:
@@ -70,5 +73,5 @@ def logout(request: Annotated[LogoutRequest | None, Body()] = None) -> Response[
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
 from books_api import limits
 from books_api.books import BookFields
@@ -142,7 +142,7 @@ class _Response(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid", json_schema_extra=_omitted_when_none)
 
 
-_TIMESTAMP = {"format": "date-time"}
+_TIMESTAMP: dict[str, JsonValue] = {"format": "date-time"}
 
 
 class TokenPair(_Response):
