@@ -44,7 +44,7 @@ test: lint validate scan fuzz
 # (the raw template hides the functions' roles and policies), skips justified in checkov.yaml;
 # bandit on the code that ships or touches AWS, failing on any medium or high finding.
 SCAN_VENV := .venv-scan
-BANDIT_PATHS := layers/shared/python functions tools admin_cli local_api
+BANDIT_PATHS := layers/shared/python functions tools admin_cli local_api stack
 
 # checkov runs twice: with the defaults, and with every option on (the WAF, strict revocation,
 # deletion protection), since it scans only the resources whose conditions the defaults meet.

@@ -31,7 +31,7 @@ from books_api.errors import ApiError, ConfigError
 from books_api.rotation import KeyRotation
 from books_api.users import ADMIN, READER, normalize_username
 from local_api.state import DEFAULT_PORT, default_state_file, read_state
-from local_api.template import Stack
+from stack.template import Stack
 
 ROLES = {"reader": (READER,), "admin": (READER, ADMIN)}
 # What boto3 needs to reach the local server's moto as its functions do.

@@ -198,7 +198,7 @@ class Backend:
         from samcli.lib.providers.sam_function_provider import SamFunctionProvider  # noqa: PLC0415
         from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider  # noqa: PLC0415
 
-        from local_api.template import TEMPLATE  # noqa: PLC0415
+        from stack.template import TEMPLATE  # noqa: PLC0415
 
         stacks, _ = SamLocalStackProvider.get_stacks(
             str(TEMPLATE), parameter_overrides={}, global_parameter_overrides={"AWS::Region": REGION}

@@ -44,7 +44,7 @@ from samcli.local.apigw.local_apigw_service import LocalApigwService
 from samcli.local.apigw.route import Route
 
 from local_api.runtime import FunctionFailed, WorkerRunner
-from local_api.template import Stack, api_properties
+from stack.template import Stack, api_properties
 
 LOG = logging.getLogger("local_api")
 

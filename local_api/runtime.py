@@ -29,7 +29,7 @@ from samcli.lib.providers.provider import Function
 from samcli.local.lambdafn.env_vars import EnvironmentVariables
 from samcli.local.lambdafn.exceptions import FunctionNotFound
 
-from local_api.template import ROOT, Stack, layer_python_dirs
+from stack.template import ROOT, Stack, layer_python_dirs
 
 LOG = logging.getLogger(__name__)
 

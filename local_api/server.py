@@ -36,7 +36,7 @@ from local_api.extension import ExtensionServer, SecretsExtension
 from local_api.gateway import Gateway
 from local_api.runtime import FAKE_CREDENTIALS, WorkerRunner, function_spec
 from local_api.state import DEFAULT_PORT, default_state_file, write_state
-from local_api.template import ROOT, TEMPLATE, Stack, create_resources, parameter_defaults
+from stack.template import ROOT, TEMPLATE, Stack, create_resources, parameter_defaults
 
 LOG = logging.getLogger("local_api")
 

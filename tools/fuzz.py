@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from local_api.process import ServerProcess
-from local_api.template import ROOT
+from stack.template import ROOT
 
 CONFIG = ROOT / "tools" / "fuzz.toml"
 DOCUMENT = ROOT / "docs" / "openapi.json"

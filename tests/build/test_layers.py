@@ -33,7 +33,7 @@ from local_api.lambda_path import (
     standard_library,
 )
 from local_api.samlocal import created_resources
-from local_api.template import ROOT, Stack, functions, physical_name
+from stack.template import ROOT, Stack, functions, physical_name
 
 EVENTS = ROOT / "events"
 BINARIES = {"bcrypt/_bcrypt", "pydantic_core/_pydantic_core", "wrapt/_wrappers"}

@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from local_api.process import ServerProcess
-from local_api.template import ROOT
+from stack.template import ROOT
 
 from .client import Client
 

@@ -19,7 +19,7 @@ from local_api.gateway import AuthorizerCache
 from local_api.runtime import FunctionSpec
 from local_api.samlocal import created_resources
 from local_api.server import LocalServer
-from local_api.template import ROOT, physical_name
+from stack.template import ROOT, physical_name
 
 from .client import Client, Reply
 

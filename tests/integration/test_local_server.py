@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from local_api.process import ServerProcess
-from local_api.template import ROOT
+from stack.template import ROOT
 
 from .client import Client, Reply
 from .conftest import LOCAL_ENV_VARS, User, password, unique

@@ -28,7 +28,7 @@ from books_api import secret_source
 from books_api.keys import key_id
 from local_api import moto_atomic, moto_fast
 from local_api.extension import SecretsExtension
-from local_api.template import ROOT, Stack, create_resources
+from stack.template import ROOT, Stack, create_resources
 
 _client_factory = books_aws.client
 REGION = "us-east-1"

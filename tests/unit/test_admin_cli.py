@@ -17,7 +17,7 @@ import pytest
 
 from admin_cli import ACCOUNTS_FUNCTION
 from books_api.errors import Unauthorized
-from local_api.template import Stack
+from stack.template import Stack
 
 from .conftest import REGION, TEST_BCRYPT_COST
 

@@ -24,7 +24,7 @@ from botocore.exceptions import (
 )
 
 from books_api import aws, budget
-from local_api.template import template
+from stack.template import template
 from tests.unit.conftest import METHOD_ARN, REGION, Functions, caller_context
 
 PASSWORD = "violet-anchor-93-lantern"

@@ -11,7 +11,7 @@ import pytest
 from moto.dynamodb.responses import DynamoResult
 
 from local_api import moto_fast
-from local_api.template import Stack
+from stack.template import Stack
 from tests.unit.conftest import REGION
 
 ITEMS = [

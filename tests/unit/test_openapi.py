@@ -7,7 +7,7 @@ import json
 import jsonschema
 from openapi_spec_validator import validate
 
-from local_api.template import routes
+from stack.template import routes
 from tests.unit.conftest import Functions
 from tools import openapi
 

@@ -29,7 +29,7 @@ from books_api.secret_source import (
     from_environment,
 )
 from local_api.extension import SecretsExtension
-from local_api.template import ROOT, Stack
+from stack.template import ROOT, Stack
 from tests.unit.conftest import REGION, FakeExtension, Functions
 
 SESSION = "unit-test-session-token"

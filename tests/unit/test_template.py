@@ -16,7 +16,7 @@ import pytest
 
 from books_api import aws, passwords
 from books_api.permissions import PROTECTED_ROUTES
-from local_api.template import Stack, functions, resources, routes, template
+from stack.template import Stack, functions, resources, routes, template
 from tests.unit.conftest import REGION, Functions
 
 PASSWORD = "violet-anchor-93-lantern"
