@@ -28,7 +28,7 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from books_api import secret_source  # noqa: E402
-from local_api.extension import SecretsExtension  # noqa: E402
+from stack.extension import SecretsExtension  # noqa: E402
 from stack.template import Stack, create_resources  # noqa: E402
 
 REGION = "us-east-1"

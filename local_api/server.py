@@ -32,10 +32,11 @@ from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_api import REGION, STACK_NAME, moto_atomic, moto_fast
-from local_api.extension import ExtensionServer, SecretsExtension
+from local_api.extension import ExtensionServer
 from local_api.gateway import Gateway
 from local_api.runtime import FAKE_CREDENTIALS, WorkerRunner, function_spec
 from local_api.state import DEFAULT_PORT, default_state_file, write_state
+from stack.extension import SecretsExtension
 from stack.template import ROOT, TEMPLATE, Stack, create_resources, parameter_defaults
 
 LOG = logging.getLogger("local_api")

@@ -27,7 +27,7 @@ from books_api import aws as books_aws
 from books_api import secret_source
 from books_api.keys import key_id
 from local_api import moto_atomic, moto_fast
-from local_api.extension import SecretsExtension
+from stack.extension import SecretsExtension
 from stack.template import ROOT, Stack, create_resources
 
 _client_factory = books_aws.client
@@ -66,7 +66,7 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @dataclass
 class FakeExtension:
     """The Parameters and Secrets Lambda Extension in this process: the local server's emulator of
-    it (local_api/extension.py) over moto, reached through ``books_api.secret_source.http_get``
+    it (stack/extension.py) over moto, reached through ``books_api.secret_source.http_get``
     instead of a socket. Its Secrets Manager calls go through the functions' own client
     (``books_api.aws.client``), since the extension calls with the function's credentials: fault
     injection and the least-privilege recording see them as the function's calls.

@@ -15,7 +15,7 @@ import pytest
 from books_api.keys import ROTATION_SKEW_SECONDS, KeyRing, key_id
 from books_api.rotation import KeyRotation, RotationError
 from books_api.secret_source import ExtensionSecrets, SecretNotFound, SecretVersion
-from local_api.extension import SecretsExtension
+from stack.extension import SecretsExtension
 from tests.unit.conftest import REGION, FakeExtension, Functions, signed_token, signing_secret
 
 PASSWORD = "violet-anchor-93-lantern"

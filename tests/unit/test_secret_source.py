@@ -28,7 +28,7 @@ from books_api.secret_source import (
     created_date,
     from_environment,
 )
-from local_api.extension import SecretsExtension
+from stack.extension import SecretsExtension
 from stack.template import ROOT, Stack
 from tests.unit.conftest import REGION, FakeExtension, Functions
 
