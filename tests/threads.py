@@ -1,10 +1,15 @@
-"""Attempts run at the same time, in threads: for the race tests in-process and over HTTP."""
+"""Attempts run at the same time, in threads: for the race tests in-process and over HTTP, and
+DynamoDB's atomicity for the in-process ones."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
+
+# One lock for every client ``one_call_at_a_time`` serialises: moto's tables are shared by all.
+_CALLS = threading.RLock()
 
 
 class Gate:
@@ -67,3 +72,30 @@ def race(
     for thread in threads:
         thread.join(timeout=timeout)
     return results
+
+
+def one_call_at_a_time(client: Any) -> Any:
+    """``client`` (a boto3 client, changed in place) making its calls one at a time, all such
+    clients together.
+
+    DynamoDB applies each request atomically: of racing conditional writes, exactly one passes its
+    condition. moto in this process checks the condition and applies the write in separate Python
+    steps, so two threads could both pass; each call runs whole in its caller's thread, so holding
+    one lock around it restores the guarantee. Only the call holds the lock: a racer waiting at a
+    barrier before its call holds nothing.
+    """
+    if getattr(client, "_one_call_at_a_time", False):
+        return client
+    for name in client.meta.method_to_api_mapping:
+        setattr(client, name, _holding(_CALLS, getattr(client, name)))
+    client._one_call_at_a_time = True
+    return client
+
+
+def _holding(lock: threading.RLock, call: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(call)
+    def held(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return call(*args, **kwargs)
+
+    return held

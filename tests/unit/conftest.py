@@ -26,9 +26,9 @@ from moto.awslambda.models import LambdaBackend
 from books_api import aws as books_aws
 from books_api import secret_source
 from books_api.keys import key_id
-from local_api import moto_atomic, moto_fast
 from stack.extension import SecretsExtension
 from stack.template import ROOT, Stack, create_resources
+from tests.threads import one_call_at_a_time
 
 _client_factory = books_aws.client
 REGION = "us-east-1"
@@ -125,10 +125,22 @@ def create_stack() -> Stack:
     )
 
 
+def _atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The functions' DynamoDB client makes its calls one at a time, so that moto applies each
+    request atomically, as DynamoDB does (tests.threads.one_call_at_a_time)."""
+    factory = books_aws.client
+
+    def client(service: str) -> Any:
+        made = factory(service)
+        return one_call_at_a_time(made) if service == "dynamodb" else made
+
+    client.cache_clear = factory.cache_clear  # type: ignore[attr-defined]
+    monkeypatch.setattr(books_aws, "client", client)
+
+
 @pytest.fixture
-def stack() -> Iterator[Stack]:
-    moto_atomic.install()
-    moto_fast.install()  # as the local server runs moto
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    _atomic_dynamodb(monkeypatch)
     with mock_aws():
         yield create_stack()
 
