@@ -1,0 +1,47 @@
+"""Support shared by the test suites: test constants, and the check that another library's private
+code we patch is still the code we patched."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+from importlib import metadata
+from typing import Any
+
+# --- upstream code a module of ours patches -----------------------------------------------------
+
+
+def upstream(name: str) -> Any:
+    """The object ``module:Qualified.name`` names, before any wrapper of ours (``__wrapped__``)."""
+    module_name, _, qualified = name.partition(":")
+    found: Any = importlib.import_module(module_name)
+    for part in qualified.split("."):
+        found = inspect.getattr_static(found, part)
+        found = getattr(found, "__func__", found)  # a staticmethod or classmethod: its function
+    return inspect.unwrap(found)
+
+
+def source_digest(name: str) -> str:
+    """The first 16 hex digits of the SHA-256 of the source of ``name`` (see ``upstream``)."""
+    return hashlib.sha256(inspect.getsource(upstream(name)).encode()).hexdigest()[:16]
+
+
+def assert_upstream_unchanged(
+    recorded: dict[str, tuple[str, str]], *, distribution: str, version: str, patches: str
+) -> None:
+    """Fail, naming ``patches`` (the module of ours that patches ``distribution``'s private code)
+    and what to re-check, if the installed ``distribution`` has other code than its ``version``
+    had for any name in ``recorded``: ``module:Qualified.name`` -> (its source digest in
+    ``version``, what the patch relies on it for)."""
+    found = {name: source_digest(name) for name in recorded}
+    changed = {name: found[name] for name, (digest, _) in recorded.items() if found[name] != digest}
+    assert not changed, (
+        f"{distribution} {metadata.version(distribution)} has other code than {version} where "
+        f"{patches} patches it or relies on it. Re-check, against the new code, what the patch "
+        "relies on:\n"
+        + "".join(f"  {name}: {recorded[name][1]}\n" for name in changed)
+        + f"then update {patches} (or drop what the new version corrects itself) and record the new "
+        f"digests: {json.dumps(changed)}"
+    )
