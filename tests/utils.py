@@ -10,6 +10,14 @@ import json
 from importlib import metadata
 from typing import Any
 
+# --- constants -----------------------------------------------------------------------------------
+
+PASSWORD = "violet-anchor-93-lantern"  # a password the policy accepts
+NEW_PASSWORD = "copper-kettle-48-meadow"  # another, for a change or a reset
+# An admin's authorizer context, as API Gateway passes it to a function.
+ADMIN = {"principalId": "a-1", "username": "admin", "roles": "reader,admin", "sid": "s"}
+
+
 # --- upstream code a module of ours patches -----------------------------------------------------
 
 

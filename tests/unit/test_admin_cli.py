@@ -18,11 +18,9 @@ import pytest
 from admin_cli import ACCOUNTS_FUNCTION
 from books_api.errors import Unauthorized
 from stack.template import Stack
+from tests.utils import NEW_PASSWORD, PASSWORD
 
 from .conftest import REGION, TEST_BCRYPT_COST
-
-PASSWORD = "a long enough passphrase"
-NEW_PASSWORD = "another long passphrase"
 
 
 @pytest.fixture

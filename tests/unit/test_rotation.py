@@ -17,8 +17,8 @@ from books_api.rotation import KeyRotation, RotationError
 from books_api.secret_source import ExtensionSecrets, SecretNotFound, SecretVersion
 from stack.extension import SecretsExtension
 from tests.unit.conftest import REGION, FakeExtension, Functions, signed_token, signing_secret
+from tests.utils import PASSWORD
 
-PASSWORD = "violet-anchor-93-lantern"
 # How long ago a rotation in these tests took place (FakeExtension.age): longer than the key cache
 # time and the skew, shorter than a token's lifetime, so tokens the previous key signed on either
 # side of its bound are still unexpired.
