@@ -1,5 +1,6 @@
-"""Attempts run at the same time, in threads: for the race tests in-process and over HTTP, and
-DynamoDB's atomicity for the in-process ones."""
+"""Attempts run at the same time, in threads: ``race`` for the race tests in-process (a racer's
+crash is an outcome), ``at_once`` for N requests at once over HTTP, and ``one_call_at_a_time``,
+DynamoDB's atomicity for in-process moto."""
 
 from __future__ import annotations
 
@@ -50,8 +51,9 @@ def race(
 ) -> list[Any]:
     """Run each attempt in its own thread, all at once (with ``together``, released by one barrier
     once every thread is running); their results, in order. An attempt that raises has the
-    exception as its result: a racer's crash is an outcome to assert on, not to lose. Each
-    racer's end is reported to ``gate``, if given."""
+    exception as its result: a racer's crash is an outcome to assert on, not to lose; one still
+    running after ``timeout`` has a TimeoutError. Each racer's end is reported to ``gate``, if
+    given."""
     results: list[Any] = [None] * len(attempts)
     start = threading.Barrier(len(attempts), timeout=timeout) if together else None
 
@@ -69,8 +71,20 @@ def race(
     threads = [threading.Thread(target=run, args=(index,)) for index in range(len(attempts))]
     for thread in threads:
         thread.start()
-    for thread in threads:
+    for index, thread in enumerate(threads):
         thread.join(timeout=timeout)
+        if thread.is_alive():
+            results[index] = TimeoutError(f"racer {index} had not finished after {timeout} s")
+    return results
+
+
+def at_once(*calls: Callable[[], Any], timeout: float = 60) -> list[Any]:
+    """N requests at once, for the tests over HTTP: each call in its own thread, all released
+    together by one barrier; their results, in order. A call that raises, or has not finished
+    within ``timeout``, fails the test: over HTTP every outcome is a reply."""
+    results = race(*calls, together=True, timeout=timeout)
+    failed = [result for result in results if isinstance(result, BaseException)]
+    assert not failed, failed
     return results
 
 

@@ -16,6 +16,7 @@ import admin_cli
 from local_api import state
 from local_api.process import ServerProcess
 from stack.template import ROOT
+from tests.threads import at_once
 
 from .client import Client, Reply
 from .conftest import LOCAL_ENV_VARS, User, password, unique
@@ -115,17 +116,8 @@ def test_a_second_server_runs_beside_the_first_and_stops_leaving_no_process(
 def test_overlapping_invocations_scale_a_function_out_up_to_its_limit(
     local_server: ServerProcess, client: Client
 ) -> None:
-    start = threading.Barrier(8)
-
-    def call() -> None:
-        start.wait()
-        assert client.post("/auth/refresh", body={"refresh_token": "not-a-token"}).status == 401
-
-    threads = [threading.Thread(target=call) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    replies = at_once(*(lambda: client.post("/auth/refresh", body={"refresh_token": "not-a-token"}),) * 8)
+    assert [reply.status for reply in replies] == [401] * 8
     login_workers = [
         pid for pid, cwd in children(local_server.pid).items() if cwd == ROOT / "functions/login"
     ]
