@@ -353,7 +353,14 @@ def authorizer_context(user: dict[str, Any], sid: str = "s") -> dict[str, str]:
 
 @pytest.fixture
 def rotate(lambdas: Functions, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A function that rotates the signing secret as Secrets Manager does, through our rotation function."""
+    """A function that rotates the signing secret as Secrets Manager does, through our rotation function.
+
+    moto's RotateSecret runs Secrets Manager's steps, but invokes a Lambda function only in
+    Docker: for this fixture alone, that invocation (moto's private ``LambdaBackend.invoke``) runs
+    our rotation function in this process instead. It is the unit suite's one stand-in for moto's
+    private code; tests/unit/test_stock_moto.py fails, saying what to re-check, when the pinned
+    moto changes the code it relies on.
+    """
     invoked: list[str] = []
 
     def invoke(self: Any, function_name: str, qualifier: Any, body: str, *args: Any, **kwargs: Any) -> bytes:
