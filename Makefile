@@ -6,13 +6,14 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test lint unit integration run build validate scan fuzz lock clean
+.PHONY: help venv test lint typecheck unit integration run build validate scan fuzz lock clean sam-local-check
 
 help:
 	@echo "make run    serve the API at http://127.0.0.1:$${PORT:-3000} (no Docker, no AWS account)"
 	@echo "make test   lint, validate the template, run every test"
 	@echo "make fuzz   schemathesis against a local server, from docs/openapi.json"
 	@echo "make build  sam build (no Docker needed)"
+	@echo "make sam-local-check  the walk-through through sam local start-api (needs Docker; not in make test)"
 	@echo "make bench  measure cold starts, warm costs, sizes and local latency (BENCH_ARGS=--check enforces)"
 	@echo "make lock   regenerate constraints.txt from requirements-dev.txt"
 
@@ -31,14 +32,19 @@ lint: venv
 validate: venv
 	$(BIN)/sam validate --lint
 
+# Strict types on the code that ships: the shared layer and the handlers (mypy.ini).
+typecheck: venv
+	$(BIN)/mypy layers/shared/python/books_api functions/*/app.py
+
 unit: venv
 	$(BIN)/pytest tests/unit
 
 integration: venv
 	$(BIN)/pytest tests/integration
 
+# Branch coverage of the shared layer and the handlers is printed, with a floor (.coveragerc).
 test: lint validate scan fuzz
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-config=.coveragerc --cov-report=term:skip-covered
 
 # Static scans, offline: cfn-lint on the template; checkov on the template after the SAM transform
 # (the raw template hides the functions' roles and policies), skips justified in checkov.yaml;
@@ -87,6 +93,12 @@ bench: venv
 # the environment; ARGS passes more options (python -m local_api --help).
 run: venv
 	exec $(PY) -m local_api $(ARGS)
+
+# The README's walk-through through `sam local start-api` in Lambda's containers, against moto, with
+# no AWS account (local_api/sam_local_check.py). Opt-in: it needs a Docker daemon and SAM CLI's
+# python3.13 base image for this host (docs/LOCAL.md). SAM_LOCAL_ARGS passes --requests/--books.
+sam-local-check: venv
+	$(PY) -m local_api.sam_local_check $(SAM_LOCAL_ARGS)
 
 lock:
 	rm -rf /tmp/books-api-lock && python3 -m venv /tmp/books-api-lock

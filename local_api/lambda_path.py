@@ -7,9 +7,9 @@ started with ``-I -S`` and these folders first on its path imports exactly what 
 would on Lambda, no more:
 
 - the function's artifact and the shared layer, as built;
-- the dependency layer as built, except its binary modules, which are Lambda's (arm64,
-  python3.13) and cannot load here: each is replaced by this host's build of the same version,
-  from the installed packages (pinned alike);
+- the dependency layer as built for arm64 (the template's default), except its binary modules,
+  which are Lambda's (arm64, python3.13) and cannot load here: each is replaced by this host's
+  build of the same version, from the installed packages (pinned alike);
 - boto3, botocore and the rest of what the runtime provides, from the installed packages.
 
 Nothing in it can be written (as ``/opt`` and ``/var/task``), so no bytecode cache is kept: each
@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from stack.template import ROOT
+from stack.template import ROOT, functions, layer_ids
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 # What the Lambda python3.13 runtime provides besides the standard library (its bundled AWS SDK).
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
-LAMBDA_BINARY = re.compile(r"^(?P<stem>[^.]+)\.(?:cpython-313-aarch64-linux-gnu|abi3)\.so$")
+LAMBDA_BINARY = re.compile(r"^(?P<stem>[^.]+)\.(?:cpython-313-(?:aarch64|x86_64)-linux-gnu|abi3)\.so$")
 ELF_MACHINE_AARCH64 = 183
+ELF_MACHINE_X86_64 = 62
 
 
 def site_packages() -> Path:
@@ -53,13 +54,13 @@ def _top_level(distribution: str) -> set[str]:
 
 
 def elf_machine(path: Path) -> int:
-    """The ELF ``e_machine`` of a shared object (183 is aarch64)."""
+    """The ELF ``e_machine`` of a shared object (183 is aarch64, 62 x86-64)."""
     header = path.read_bytes()[:20]
     return int.from_bytes(header[18:20], "little")
 
 
 def lambda_binaries(layer: Path) -> list[Path]:
-    """The binary modules in a built layer (Lambda's: for arm64 and python3.13, or abi3)."""
+    """The binary modules in a built layer (Lambda's: for python3.13 on arm64 or x86_64, or abi3)."""
     return sorted(path for path in layer.rglob("*.so") if LAMBDA_BINARY.match(path.name))
 
 
@@ -101,16 +102,16 @@ class LambdaPath:
 
     @classmethod
     def create(cls, root: Path, *, build_dir: Path = BUILD_DIR, layers: tuple[str, ...] = ()) -> LambdaPath:
-        """Lay out ``build_dir`` (sam build's output): every function, and ``layers`` (default:
-        every layer in it) merged into one ``/opt/python`` as Lambda merges them."""
+        """Lay out ``build_dir`` (sam build's output): every function, and ``layers`` (default: those
+        the template's defaults give the functions) merged into one ``/opt/python`` as Lambda
+        merges them."""
+        layers = layers or tuple(dict.fromkeys(layer for name in functions() for layer in layer_ids(name)))
         path = cls(root)
         if root.exists():
             path.remove()
         root.mkdir(parents=True)
         built = [entry for entry in build_dir.iterdir() if entry.is_dir()]
-        layer_dirs = [
-            entry for entry in built if (entry / "python").is_dir() and (not layers or entry.name in layers)
-        ]
+        layer_dirs = [entry for entry in built if (entry / "python").is_dir() and entry.name in layers]
         for layer in layer_dirs:
             shutil.copytree(layer / "python", path.layers, dirs_exist_ok=True)
             for binary in lambda_binaries(layer / "python"):

@@ -125,7 +125,7 @@ def function_spec(
         name=function.name,
         handler=function.handler,
         code_dir=ROOT / function.codeuri,
-        layer_dirs=tuple(layer_python_dirs(function.name)),
+        layer_dirs=tuple(layer_python_dirs(function.name, stack)),
         timeout=float(function.timeout or 3),
         environment=function_environment(
             function,

@@ -1,16 +1,18 @@
 """events/env.json: ``sam local start-api --env-vars events/env.json`` against a moto server.
 
-Start moto with the template's tables and secrets, reachable from Lambda's containers::
+Start moto with the template's tables and secrets, reachable from Lambda's containers (on Linux,
+on the docker0 bridge, see docs/LOCAL.md)::
 
-    .venv/bin/python -m local_api --moto-only --moto-host 0.0.0.0 --moto-port 5000
+    .venv/bin/python -m local_api --moto-only --moto-host 172.17.0.1 --moto-port 5000
 
 Then, in each function, every variable that names one of those resources gets its moto name
 (secrets by name: ``GetSecretValue`` takes a name as well as an ARN, and moto's ARNs end in a
-random suffix), and ``AWS_ENDPOINT_URL`` points boto3 at moto. The Parameters and Secrets
-extension is not there (SAM CLI skips a layer the template gives by ``!FindInMap``, and it would
-read AWS, not moto): an empty ``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` makes the functions read
-secrets with boto3, from moto too. SAM CLI applies ``--env-vars`` only to variables the template
-declares, so each of these is declared there. Regenerate with::
+random suffix), and ``AWS_ENDPOINT_URL`` points boto3 at moto. SAM CLI applies ``--env-vars`` only
+to variables the template declares, so each of these is declared there. The Parameters and
+Secrets extension is not this file's concern: samconfig.toml's local sections set
+``SecretsExtension=false``, so the template itself leaves the layer out and empties
+``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` (the functions then read secrets with boto3, from moto).
+Regenerate with::
 
     .venv/bin/python -m local_api.samlocal > events/env.json
 """
@@ -18,12 +20,16 @@ declares, so each of these is declared there. Regenerate with::
 from __future__ import annotations
 
 import json
+import platform
+import shlex
 import sys
+import tomllib
 from collections.abc import Collection
 from typing import Any
 
 from local_api import REGION, STACK_NAME
 from stack.template import (
+    ROOT,
     Stack,
     environment_variables,
     functions,
@@ -34,8 +40,11 @@ from stack.template import (
 
 DOCKER_MOTO_ENDPOINT = "http://host.docker.internal:5000"
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL"
-EXTENSION_PORT_VARIABLE = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
 CREATED_TYPES = ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
+# The host's processor as platform.machine() names it -> Lambda's name for it.
+ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+# samconfig.toml's environment whose local sections run the functions on that architecture.
+CONFIG_ENVS = {"x86_64": "default", "arm64": "arm64"}
 
 
 def created_resources() -> set[str]:
@@ -79,11 +88,24 @@ def env_vars(endpoint: str = DOCKER_MOTO_ENDPOINT) -> dict[str, dict[str, str]]:
         values = {name: stack.resolve(value) for name, value in declared.items() if refers_to(value, created)}
         if ENDPOINT_VARIABLE in declared:
             values[ENDPOINT_VARIABLE] = endpoint
-        if EXTENSION_PORT_VARIABLE in declared:
-            values[EXTENSION_PORT_VARIABLE] = ""
         if values:
             found[function] = dict(sorted(values.items()))
     return found
+
+
+def host_architecture(machine: str | None = None) -> str:
+    """Lambda's name for this host's processor (or ``machine``): x86_64 or arm64."""
+    machine = (machine or platform.machine()).lower()
+    if machine not in ARCHITECTURES:
+        raise ValueError(f"Lambda has no architecture for this host's processor ({machine})")
+    return ARCHITECTURES[machine]
+
+
+def local_parameters(config_env: str) -> dict[str, str]:
+    """The template parameters samconfig.toml's ``config_env`` gives ``sam local start-api``."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    overrides = config[config_env]["local_start_api"]["parameters"]["parameter_overrides"]
+    return dict(pair.split("=", 1) for pair in shlex.split(overrides))
 
 
 def main() -> None:

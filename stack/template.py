@@ -70,17 +70,34 @@ def environment_variables(function: str) -> dict[str, Any]:
     return variables
 
 
-def layer_python_dirs(function: str) -> list[Path]:
-    """The ``python/`` folders of ``function``'s layers (Globals' first), as Lambda mounts them
-    on ``/opt/python``; a layer built entirely by ``sam build`` (pip) has none in the tree."""
-    global_layers = template().get("Globals", {}).get("Function", {}).get("Layers", [])
-    layers = [*global_layers, *functions()[function]["Properties"].get("Layers", [])]
+def layers(function: str) -> Any:
+    """The Layers of ``function``, unresolved, merged with Globals' as the SAM transform merges them:
+    two lists are joined; otherwise (an ``!If``, say) the function's own replace Globals'."""
+    global_layers = template().get("Globals", {}).get("Function", {}).get("Layers")
+    own = functions()[function]["Properties"].get("Layers")
+    if own is None:
+        return global_layers or []
+    if isinstance(own, list) and isinstance(global_layers, list):
+        return [*global_layers, *own]
+    return own
+
+
+def layer_ids(function: str, stack: Stack | None = None) -> list[str]:
+    """The logical ids of the template's own layers of ``function``, in order, for ``stack``'s
+    parameters (the template's defaults if none); a layer given by ARN (AWS's) is not among them."""
+    chosen = (stack or Stack(name="", region="")).chosen(layers(function))
+    return [layer["Ref"] for layer in chosen if isinstance(layer, Mapping) and "Ref" in layer]
+
+
+def layer_python_dirs(function: str, stack: Stack | None = None) -> list[Path]:
+    """The ``python/`` folders of ``function``'s layers, in order, as Lambda mounts them on
+    ``/opt/python``, for ``stack``'s parameters (the template's defaults if none); a layer built
+    entirely by ``sam build`` (pip) has none in the tree."""
     found = []
-    for layer in layers:
-        if isinstance(layer, Mapping) and "Ref" in layer:
-            content = template()["Resources"][layer["Ref"]]["Properties"]["ContentUri"]
-            if (ROOT / content / "python").is_dir():
-                found.append(ROOT / content / "python")
+    for layer in layer_ids(function, stack):
+        content = template()["Resources"][layer]["Properties"]["ContentUri"]
+        if (ROOT / content / "python").is_dir():
+            found.append(ROOT / content / "python")
     return found
 
 
@@ -182,6 +199,20 @@ class Stack:
         if isinstance(value, Mapping | list):
             raise ValueError(f"unsupported value in a function environment: {value!r}")
         return str(value)
+
+    def chosen(self, value: Any) -> list[Any]:
+        """A list property with each ``!If`` (of the list, or of an item) replaced by its branch for
+        this stack's parameters; an item that is ``AWS::NoValue`` is left out."""
+        while isinstance(value, Mapping) and "Fn::If" in value:
+            condition, if_true, if_false = value["Fn::If"]
+            value = if_true if self.condition(condition) else if_false
+        items = []
+        for item in value:
+            if isinstance(item, Mapping) and "Fn::If" in item:
+                items.extend(self.chosen([item["Fn::If"][1 if self.condition(item["Fn::If"][0]) else 2]]))
+            elif item != {"Ref": "AWS::NoValue"}:
+                items.append(item)
+        return items
 
     def condition(self, name: str) -> bool:
         """The value of the template's condition ``name`` for this stack's parameters."""

@@ -3,7 +3,8 @@
 The raw SAM template hides what the transform generates (each function's role and policies, the
 API's stage and methods, the layer versions), so a scanner that reads it checks too little.
 ``sam package`` would upload the code and put S3 URIs in place of the local folders; here the
-folders become placeholder S3 URIs instead, so the transform runs offline.
+folders become placeholder S3 URIs instead, so the transform runs offline. ``created`` goes one
+step further, for the tests: the functions and layers a stack gets for given parameter values.
 
     python -m tools.sam_transform [OUTPUT.json [NAME=VALUE ...]]
 
@@ -22,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicResolver
+from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
+from samcli.lib.providers.sam_base_provider import SamBaseProvider
 from samcli.yamlhelper import yaml_parse
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
@@ -31,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 REGION = "us-east-1"
 _CODE_PROPERTIES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
+_CODE_TYPES = ("AWS::Lambda::Function", "AWS::Lambda::LayerVersion")
 
 
 def packaged(template: dict[str, Any]) -> dict[str, Any]:
@@ -64,6 +69,32 @@ def with_defaults(template: dict[str, Any], overrides: list[str]) -> dict[str, A
             raise SystemExit(f"not a parameter of the template: {override!r} (NAME=VALUE)")
         result["Parameters"][name]["Default"] = value
     return result
+
+
+def created(
+    parameters: dict[str, str], region: str = REGION, *, template_path: Path = TEMPLATE
+) -> dict[str, dict[str, Any]]:
+    """The Lambda functions and layer versions of the transformed template that CloudFormation
+    creates for these parameter values (and defaults) in ``region``: those whose condition holds,
+    with their intrinsics resolved by SAM CLI's resolver (as ``sam local`` resolves them). Only
+    these: the resolver cannot take the ``!If`` with ``AWS::NoValue`` some IAM policies use."""
+    cloudformation = transformed(template_path)
+    values = SamBaseProvider._get_parameter_values(cloudformation, parameters)
+    values["AWS::Region"] = region
+    resolver = IntrinsicResolver(
+        template=cloudformation,
+        symbol_resolver=IntrinsicsSymbolTable(logical_id_translator=values, template=cloudformation),
+    )
+    holds = {
+        name: resolver.intrinsic_property_resolver(condition, ignore_errors=False)
+        for name, condition in cloudformation.get("Conditions", {}).items()
+    }
+    kept = {
+        name: resource
+        for name, resource in cloudformation["Resources"].items()
+        if resource["Type"] in _CODE_TYPES and holds.get(resource.get("Condition"), True)
+    }
+    return dict(resolver.resolve_attribute(kept, ignore_errors=False))
 
 
 def main(argv: list[str]) -> int:

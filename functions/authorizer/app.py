@@ -13,6 +13,7 @@ it verifies in one pass over the token and reuses the policy built for the calle
 """
 
 import functools
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
@@ -43,7 +44,7 @@ def _bearer(header: str | None) -> str:
     return token.strip()
 
 
-def _stage_arn(method_arn: str) -> str:
+def _stage_arn(method_arn: object) -> str:
     """``arn:<partition>:execute-api:<region>:<account>:<api>/<stage>`` of a request's method ARN."""
     parts = method_arn.split("/", 2) if isinstance(method_arn, str) else []
     if len(parts) < 3 or not parts[0].startswith("arn:") or ":execute-api:" not in parts[0]:
@@ -52,7 +53,7 @@ def _stage_arn(method_arn: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def policy_document(roles: tuple[str, ...], stage_arn: str) -> dict:
+def policy_document(roles: tuple[str, ...], stage_arn: str) -> dict[str, Any]:
     """What ``roles`` may call on one API stage: the statements Powertools'
     APIGatewayAuthorizerResponse makes (tests/unit/test_authorizer.py compares them), built here
     because importing Powertools' event classes was a fifth of the authorizer's cold start. The
@@ -68,7 +69,7 @@ def policy_document(roles: tuple[str, ...], stage_arn: str) -> dict:
     return {"Version": "2012-10-17", "Statement": [{"Action": "execute-api:Invoke", **statement}]}
 
 
-def _policy(event: dict) -> dict:
+def _policy(event: dict[str, Any]) -> dict[str, Any]:
     claims = verify_access_token(_bearer(event.get("authorizationToken")), keys, settings.tokens)
     if sessions is not None and not sessions.session_active(
         family_id=claims.session_id, user_id=claims.subject
@@ -95,7 +96,7 @@ def _logger(context: LambdaContext) -> Logger:
     return logger
 
 
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _cold_start  # noqa: PLW0603 - once per process, as Powertools keeps it
     try:
         with time_budget():

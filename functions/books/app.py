@@ -8,9 +8,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from books_api import http
-from books_api.accounts import utc_now
 from books_api.books import BookRepository
 from books_api.config import BooksSettings
+from books_api.formats import utc_now
 from books_api.models import BookInput
 from books_api.observability import logger, metrics, tracer
 from books_api.pagination import PageTokens
@@ -35,21 +35,21 @@ def list_books(
     next_token: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict:
     http.caller(app)
-    return books.page(limit=limit, next_token=next_token)
+    return books.page(limit=limit, next_token=next_token).public()
 
 
 @app.post("/books")
 def create_book(book: Annotated[BookInput, Body()]) -> Response[dict]:
     caller = http.require_role(app, ADMIN)
     created = books.create(book.fields(), now=utc_now())
-    logger.info("Book created", extra={"book_id": created["id"], "user_id": caller.subject})
-    return http.json_response(201, created)
+    logger.info("Book created", extra={"book_id": created.id, "user_id": caller.subject})
+    return http.json_response(201, created.public())
 
 
 @app.get("/books/<book_id>")
 def get_book(book_id: str) -> dict:
     http.caller(app)
-    return books.get(book_id)
+    return books.get(book_id).public()
 
 
 @app.put("/books/<book_id>")
@@ -57,7 +57,7 @@ def replace_book(book_id: str, book: Annotated[BookInput, Body()]) -> dict:
     caller = http.require_role(app, ADMIN)
     replaced = books.replace(book_id, book.fields(), now=utc_now())
     logger.info("Book replaced", extra={"book_id": book_id, "user_id": caller.subject})
-    return replaced
+    return replaced.public()
 
 
 @app.delete("/books/<book_id>")

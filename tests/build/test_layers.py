@@ -1,10 +1,13 @@
 """What ``sam build`` makes: the dependency layer still holds everything the functions load.
 
-The layer's Makefile installs Lambda's wheels (python3.13, arm64) and removes what no function
-loads (unused Powertools utilities, the Swagger UI assets, pydantic.v1 and its mypy plugin, C
-sources, typing stubs). Against a fresh ``sam build``:
+The layer's Makefile installs Lambda's wheels (python3.13; arm64 for DependenciesLayer, x86_64 for
+DependenciesLayerX86, which ``sam local`` uses on x86_64 hosts) and removes what no function loads
+(unused Powertools utilities, the Swagger UI assets, pydantic.v1 and its mypy plugin, C sources,
+typing stubs). Against a fresh ``sam build``:
 
-- every binary module of the layer is there, built for arm64 (this host cannot load it);
+- every binary module of each layer is there, built for its architecture;
+- the built template, transformed and resolved for its defaults, deploys arm64 functions with the
+  arm64 layer and the Parameters and Secrets extension;
 - each function is imported and given events that need no AWS service, in a fresh interpreter
   whose path is only Lambda's (``local_api/lambda_path.py``): its code, the built layers (their
   binary modules swapped for this host's builds of the same versions), the runtime's boto3 and
@@ -27,6 +30,7 @@ import pytest
 from local_api import REGION
 from local_api.lambda_path import (
     ELF_MACHINE_AARCH64,
+    ELF_MACHINE_X86_64,
     LambdaPath,
     elf_machine,
     lambda_binaries,
@@ -34,6 +38,8 @@ from local_api.lambda_path import (
 )
 from local_api.samlocal import created_resources
 from stack.template import ROOT, Stack, functions, physical_name
+from tests.utils import assert_runs
+from tools.sam_transform import created
 
 EVENTS = ROOT / "events"
 BINARIES = {"bcrypt/_bcrypt", "pydantic_core/_pydantic_core", "wrapt/_wrappers"}
@@ -91,6 +97,15 @@ CASES: dict[str, list[tuple[dict[str, Any], int | str]]] = {
 }
 
 
+# What each function must not load, even after its events: the books function has no passwords
+# or tokens to check, and the authorizer reads its key through the extension and validates no
+# request body (docs/PERFORMANCE.md: each costs cold-start time).
+MUST_NOT_LOAD = {
+    "BooksFunction": {"bcrypt", "jwt"},
+    "AuthorizerFunction": {"boto3", "pydantic", "pydantic_core", "aws_xray_sdk"},
+}
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_dir = tmp_path_factory.mktemp("sam-build")
@@ -116,21 +131,34 @@ def lambda_path(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     path.remove()
 
 
-def test_the_layer_keeps_lambdas_binary_modules(built: Path) -> None:
-    layer = built / "DependenciesLayer" / "python"
-    found = {str(path.relative_to(layer)).split(".", 1)[0]: path for path in lambda_binaries(layer)}
+@pytest.mark.parametrize(
+    ("layer", "machine"),
+    [("DependenciesLayer", ELF_MACHINE_AARCH64), ("DependenciesLayerX86", ELF_MACHINE_X86_64)],
+)
+def test_each_layer_keeps_lambdas_binary_modules_for_its_architecture(
+    built: Path, layer: str, machine: int
+) -> None:
+    folder = built / layer / "python"
+    found = {str(path.relative_to(folder)).split(".", 1)[0]: path for path in lambda_binaries(folder)}
     assert set(found) == BINARIES
     for path in found.values():
-        assert elf_machine(path) == ELF_MACHINE_AARCH64, path
+        assert elf_machine(path) == machine, path
 
 
-def test_the_layer_has_none_of_what_was_removed(built: Path) -> None:
-    layer = built / "DependenciesLayer" / "python"
-    assert not (layer / "aws_lambda_powertools/utilities/parameters").exists()
-    assert not (layer / "aws_lambda_powertools/event_handler/openapi/swagger_ui").exists()
-    assert not (layer / "pydantic/v1").exists()
+def test_the_built_template_deploys_arm64_with_the_extension(built: Path) -> None:
+    assert_runs(created({}, template_path=built / "template.yaml"), "arm64")
+
+
+@pytest.mark.parametrize("layer", ["DependenciesLayer", "DependenciesLayerX86"])
+def test_the_layer_has_none_of_what_was_removed(built: Path, layer: str) -> None:
+    folder = built / layer / "python"
+    assert not (folder / "aws_lambda_powertools/utilities/parameters").exists()
+    assert not (folder / "aws_lambda_powertools/event_handler/openapi/swagger_ui").exists()
+    assert not (folder / "pydantic/v1").exists()
     assert not [
-        path for path in layer.rglob("*") if path.suffix in (".c", ".h", ".pyi") or path.name == "__pycache__"
+        path
+        for path in folder.rglob("*")
+        if path.suffix in (".c", ".h", ".pyi") or path.name == "__pycache__"
     ]
 
 
@@ -187,3 +215,5 @@ def test_each_function_runs_on_lambdas_path_alone(lambda_path: LambdaPath, funct
         and not any(os.path.realpath(file).startswith(root + os.sep) for root in standard_library())
     }
     assert outside == {}, function
+    loaded = {name.split(".")[0] for name in report["files"]}
+    assert loaded & MUST_NOT_LOAD.get(function, set()) == set(), function

@@ -20,10 +20,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from local_api.http_client import Client
 from local_api.process import ServerProcess
 from stack.template import ROOT
-
-from .client import Client
 
 TEST_BCRYPT_COST = "4"
 LOCAL_ENV_VARS = {"Parameters": {"BCRYPT_COST": TEST_BCRYPT_COST}}

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from local_api.http_client import Client, Reply
 from local_api.process import ServerProcess
 from tests.threads import at_once
 
-from .client import Client, Reply
 from .conftest import LOCAL_ENV_VARS, REMOTE, Target, User, password, unique
 
 THRESHOLD = 5  # LockoutThreshold's default

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from .client import Client
+from local_api.http_client import Client
+
 from .conftest import Target, User, unique
 
 BOOK = {"title": "The Dispossessed", "author": "Ursula K. Le Guin", "year": 1974}

@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 
 from local_api.gateway import AuthorizerCache
+from local_api.http_client import Client, Reply
 from local_api.runtime import FunctionSpec
 from local_api.samlocal import created_resources
 from local_api.server import LocalServer
 from stack.template import ROOT, physical_name
 from tests.threads import at_once
-
-from .client import Client, Reply
 
 pytestmark = pytest.mark.local_only
 

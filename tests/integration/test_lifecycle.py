@@ -9,10 +9,10 @@ from pathlib import Path
 import jwt
 import pytest
 
+from local_api.http_client import Client
 from local_api.process import ServerProcess
 from tests.threads import at_once
 
-from .client import Client
 from .conftest import LOCAL_ENV_VARS, Target, User, unique
 
 

@@ -14,11 +14,11 @@ import pytest
 
 import admin_cli
 from local_api import state
+from local_api.http_client import Client, Reply
 from local_api.process import ServerProcess
 from stack.template import ROOT
 from tests.threads import at_once
 
-from .client import Client, Reply
 from .conftest import LOCAL_ENV_VARS, User, password, unique
 
 pytestmark = pytest.mark.local_only

@@ -24,11 +24,11 @@ import jwt
 import pytest
 
 from books_api.keys import ROTATION_SKEW_SECONDS, key_id
+from local_api.http_client import Client
 from local_api.process import ServerProcess
 from local_api.runtime import FAKE_CREDENTIALS
 from tests.threads import at_once
 
-from .client import Client
 from .conftest import LOCAL_ENV_VARS, Target
 
 pytestmark = pytest.mark.local_only

@@ -9,7 +9,7 @@ from moto import mock_aws
 from samcli.local.lambdafn.env_vars import EnvironmentVariables
 
 from local_api import REGION, STACK_NAME
-from local_api.samlocal import DOCKER_MOTO_ENDPOINT, ENDPOINT_VARIABLE, EXTENSION_PORT_VARIABLE, env_vars
+from local_api.samlocal import DOCKER_MOTO_ENDPOINT, ENDPOINT_VARIABLE, env_vars
 from stack.template import ROOT, Stack, create_resources, environment_variables, functions
 
 ENV_JSON = ROOT / "events" / "env.json"
@@ -51,7 +51,7 @@ def test_names_are_those_the_moto_setup_creates() -> None:
         for function, values in committed().items():
             actual = stack.environment(function)
             for name, value in values.items():
-                if name in (ENDPOINT_VARIABLE, EXTENSION_PORT_VARIABLE):
+                if name == ENDPOINT_VARIABLE:
                     continue
                 if value in stack.physical.values():
                     assert actual[name] == value, (function, name)
@@ -74,10 +74,3 @@ def test_every_resource_variable_of_every_api_function_is_overridden() -> None:
         ):
             if name in declared:
                 assert name in overrides[function], (function, name)
-
-
-def test_functions_read_secrets_with_boto3_under_sam_local() -> None:
-    """SAM CLI skips the extension's layer (an intrinsic): an empty port makes them use boto3."""
-    for function, values in committed().items():
-        if EXTENSION_PORT_VARIABLE in environment_variables(function):
-            assert values[EXTENSION_PORT_VARIABLE] == "", function

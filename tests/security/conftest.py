@@ -18,10 +18,10 @@ import boto3
 import jwt
 import pytest
 
+from local_api.http_client import Client
 from local_api.process import ServerProcess
 from local_api.runtime import FAKE_CREDENTIALS
 from stack.template import functions, routes
-from tests.integration.client import Client
 from tests.integration.conftest import LOCAL_ENV_VARS, Target, User, password, unique
 
 from .harness import Secrets, Store

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.integration.client import Reply
+from local_api.http_client import Reply
 
 Headers = Sequence[tuple[str, str | bytes]]
 

@@ -137,13 +137,13 @@ def test_of_simultaneous_refreshes_with_one_token_exactly_one_wins(
     # Every refresh has read the token as unspent before any of them writes: only the
     # conditional write can pick the winner.
     all_read = threading.Barrier(6, timeout=10)
-    rotation = accounts.sessions.rotation
+    rotate = accounts.sessions.rotate
 
     def after_all_read(*args: Any) -> Any:
         all_read.wait()
-        return rotation(*args)
+        return rotate(*args)
 
-    monkeypatch.setattr(accounts.sessions, "rotation", after_all_read)
+    monkeypatch.setattr(accounts.sessions, "rotate", after_all_read)
 
     def attempt() -> None:
         try:

@@ -57,7 +57,8 @@ def test_the_role_table_covers_exactly_the_protected_routes() -> None:
 def test_functions_run_python313_on_arm64_with_powertools_settings() -> None:
     globals_ = template()["Globals"]["Function"]
     assert globals_["Runtime"] == "python3.13"
-    assert globals_["Architectures"] == ["arm64"]
+    assert globals_["Architectures"] == [{"Ref": "Architecture"}]
+    assert template()["Parameters"]["Architecture"]["Default"] == "arm64"
     assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE"} <= set(
         globals_["Environment"]["Variables"]
     )

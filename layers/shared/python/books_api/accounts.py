@@ -5,39 +5,22 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from botocore.exceptions import ClientError
-
-from books_api import aws, passwords
+from books_api import passwords
 from books_api.config import AccountSettings
-from books_api.errors import ApiError, Conflict, ServiceUnavailable, Unauthorized
+from books_api.errors import ApiError, ServiceUnavailable, Unauthorized
+from books_api.formats import utc_now
 from books_api.keys import KeyRing, SigningKey
 from books_api.lockout import LoginThrottle
 from books_api.observability import logger
-from books_api.sessions import Family, NewSession, SessionStore
+from books_api.permissions import READER
+from books_api.sessions import Family, NewSession, SessionEnded, SessionStore, TokenSpent
 from books_api.tokens import issue_access_token, token_pair
-from books_api.users import READER, User, UserRepository, normalize_username
+from books_api.users import User, UserRepository, normalize_username
 
 INVALID_CREDENTIALS = "Invalid username or password"
 INVALID_REFRESH_TOKEN = "Invalid refresh token"  # noqa: S105 - a message, not a secret
-
-
-CONFLICT_RETRIES = 3
-
-
-def _cancellation_code(error: ClientError, index: int) -> str | None:
-    """The reason a cancelled transaction's write number ``index`` failed, if that is why."""
-    if aws.error_code(error) != "TransactionCanceledException":
-        return None
-    reasons = error.response.get("CancellationReasons") or []
-    code = reasons[index].get("Code") if index < len(reasons) else None
-    return code if code not in (None, "None") else None
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Accounts:
@@ -93,12 +76,7 @@ class Accounts:
         user = self.new_user(username, password)
         session = self.sessions.new_session(user)
         pair = self._token_pair(user, session)
-        try:
-            self.sessions.write([self.users.put_new_item(user), *session.writes])
-        except ClientError as error:
-            if _cancellation_code(error, 0) in ("ConditionalCheckFailed", "TransactionConflict"):
-                raise Conflict("Username is already taken") from None
-            raise
+        self.users.create(user, along=session.writes)
         return user, pair
 
     def _authenticate(self, username: str, password: str, *, rehash: bool = True) -> User:
@@ -119,7 +97,8 @@ class Accounts:
             self.throttle.admit(name, now=int(time.time()))
         user = self.users.get(name) if name else None
         cost = self.settings.bcrypt_cost
-        if not passwords.verify_password(password, user.password_hash if user else None, cost=cost):
+        matches = passwords.verify_password(password, user.password_hash if user else None, cost=cost)
+        if user is None or not matches:
             raise Unauthorized(INVALID_CREDENTIALS)
         self.throttle.clear(user.username)
         if rehash and passwords.needs_rehash(user.password_hash, cost=cost):
@@ -146,7 +125,7 @@ class Accounts:
         user = self._authenticate(username, password)
         session = self.sessions.new_session(user)
         pair = self._token_pair(user, session)
-        self.sessions.write(session.writes)
+        self.sessions.start(session)
         return user, pair
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
@@ -171,22 +150,12 @@ class Accounts:
         ):
             raise Unauthorized(INVALID_REFRESH_TOKEN)
         key = self.keys.current()
-        token, writes = self.sessions.rotation(record, family)
         try:
-            self._write_contended(writes)
-        except ClientError as error:
-            code = _cancellation_code(error, 0)
-            if code == "ConditionalCheckFailed":
-                self._revoke_on_reuse(family)
-            if code == "TransactionConflict":
-                raise ServiceUnavailable(retry_after=aws.RETRY_AFTER_SECONDS) from error
-            # The family was revoked (2) or its owner's sessions ended (3) since they were read.
-            if code is not None or "ConditionalCheckFailed" in (
-                _cancellation_code(error, 2),
-                _cancellation_code(error, 3),
-            ):
-                raise Unauthorized(INVALID_REFRESH_TOKEN) from None
-            raise
+            token = self.sessions.rotate(record, family)
+        except TokenSpent:
+            self._revoke_on_reuse(family)
+        except SessionEnded:
+            raise Unauthorized(INVALID_REFRESH_TOKEN) from None
         access_token = issue_access_token(
             key,
             self.settings.tokens,
@@ -196,17 +165,6 @@ class Accounts:
             session_id=family.id,
         )
         return token_pair(access_token, token, self.settings.tokens)
-
-    def _write_contended(self, writes: list[dict[str, Any]]) -> None:
-        """Write a transaction, retrying the few times DynamoDB cancels it for a concurrent one."""
-        for attempt in range(CONFLICT_RETRIES + 1):
-            try:
-                self.sessions.write(writes)
-                return
-            except ClientError as error:
-                if _cancellation_code(error, 0) != "TransactionConflict" or attempt == CONFLICT_RETRIES:
-                    raise
-                time.sleep(0.02 * (attempt + 1))
 
     def _revoke_on_reuse(self, family: Family) -> NoReturn:
         self.sessions.revoke_family(family.id, user_id=family.user_id)
@@ -221,32 +179,23 @@ class Accounts:
             if record is not None and record.family_id != session_id:
                 self.sessions.revoke_family(record.family_id, user_id=subject)
 
-    def _set_password(
-        self, user: User, new_password: str, *, start_session: bool = False
-    ) -> tuple[User, NewSession | None]:
-        """Store a new hash and raise the session generation: every earlier session is void.
-
-        With ``start_session``, a session of the new generation starts in the same transaction,
-        so a failure leaves the old password and sessions as they were, never a half change.
-        """
+    def _with_password(self, user: User, new_password: str) -> User:
+        """``user`` with a hash of ``new_password`` and a new session generation (not stored)."""
         passwords.check_policy(new_password, username=user.username)
         password_hash = passwords.hash_password(new_password, cost=self.settings.bcrypt_cost)
-        generation = user.session_generation + 1
-        changed = replace(user, password_hash=password_hash, session_generation=generation)
-        session = self.sessions.new_session(changed) if start_session else None
-        try:
-            self.sessions.write(
-                [
-                    self.users.new_password_update(user, password_hash),
-                    self.sessions.generation_write(user, generation),
-                    *(session.writes if session else []),
-                ]
-            )
-        except ClientError as error:
-            if aws.error_code(error) == "TransactionCanceledException" and not aws.is_unavailable(error):
-                raise Conflict("The account changed meanwhile; try again") from None
-            raise
-        return changed, session
+        return replace(user, password_hash=password_hash, session_generation=user.session_generation + 1)
+
+    def _store_password(self, before: User, changed: User, session: NewSession | None = None) -> None:
+        """Store ``changed``'s hash and generation over ``before``: every earlier session is void.
+
+        A ``session`` of the new generation starts in the same transaction, so a failure leaves
+        the old password and sessions as they were, never a half change.
+        """
+        along = [
+            self.sessions.generation_write(before, changed.session_generation),
+            *(session.writes if session else []),
+        ]
+        self.users.change_password(before, changed.password_hash, along=along)
 
     def change_password(
         self, *, subject: str, username: str, current_password: str, new_password: str
@@ -260,8 +209,10 @@ class Accounts:
         if user.id != subject:
             raise Unauthorized("The account no longer exists")
         key = self.keys.current()  # before any write: a 503 must leave the account as it was
-        user, session = self._set_password(user, new_password, start_session=True)
-        return self._token_pair(user, session, key)
+        changed = self._with_password(user, new_password)
+        session = self.sessions.new_session(changed)
+        self._store_password(user, changed, session)
+        return self._token_pair(changed, session, key)
 
     def set_user(self, username: str, password: str, roles: tuple[str, ...]) -> User:
         """Create ``username`` with ``roles``, or give an existing one this password and these roles
@@ -269,11 +220,12 @@ class Accounts:
         existing = self.users.get(normalize_username(username))
         if existing is None:
             user = self.new_user(username, password, roles)
-            self.sessions.write([self.users.put_new_item(user)])
+            self.users.create(user)
             return user
-        user, _ = self._set_password(existing, password)
-        self.users.set_roles(user.username, roles)
-        return replace(user, roles=roles)
+        changed = self._with_password(existing, password)
+        self._store_password(existing, changed)
+        self.users.set_roles(changed.username, roles)
+        return replace(changed, roles=roles)
 
     def profile(self, *, subject: str, username: str) -> User:
         user = self.users.get(username)

@@ -17,14 +17,14 @@ import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from books_api import budget
-from books_api.budget import BUDGET_SECONDS, RETRY_AFTER_SECONDS, time_budget  # noqa: F401 - re-exported
+from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.errors import ServiceUnavailable
 
 CONNECT_TIMEOUT_SECONDS = 1
@@ -68,7 +68,8 @@ def _check_deadline(**_: Any) -> None:
 
 @functools.cache
 def client(service: str) -> Any:
-    made = boto3.client(service, config=_CONFIG)
+    # boto3-stubs types clients by literal service names; this factory serves any of them.
+    made: Any = cast(Any, boto3).client(service, config=_CONFIG)
     # Before every attempt, retries included (botocore does not retry this error).
     made.meta.events.register_first("before-send", _check_deadline)
     return made

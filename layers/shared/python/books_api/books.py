@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from books_api import aws
+from books_api.dal import ConditionFailed, Repository, from_attributes, placeholders, to_attributes
 from books_api.errors import NotFound, field_error
 from books_api.pagination import PageTokens
 
@@ -67,22 +65,57 @@ def is_book_id(value: str) -> bool:
     return bool(_ID.fullmatch(value))
 
 
-def _to_book(item: dict[str, Any]) -> dict[str, Any]:
-    book: dict[str, Any] = {
-        "id": item["id"]["S"],
-        "title": item["title"]["S"],
-        "author": item["author"]["S"],
-    }
-    if "year" in item:
-        book["year"] = int(item["year"]["N"])
-    if "isbn" in item:
-        book["isbn"] = item["isbn"]["S"]
-    book["created_at"] = item["created_at"]["S"]
-    book["updated_at"] = item["updated_at"]["S"]
-    return book
+@dataclass(frozen=True)
+class Book:
+    id: str
+    title: str
+    author: str
+    created_at: str
+    updated_at: str
+    year: int | None = None
+    isbn: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        """The book as the API shows it: ``year`` and ``isbn`` only when it has them."""
+        shown = {
+            "id": self.id,
+            "title": self.title,
+            "author": self.author,
+            "year": self.year,
+            "isbn": self.isbn,
+        }
+        return {
+            **{name: value for name, value in shown.items() if value is not None},
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Book:
+        return cls(
+            id=item["id"],
+            title=item["title"],
+            author=item["author"],
+            created_at=item["created_at"],
+            updated_at=item["updated_at"],
+            year=item.get("year"),
+            isbn=item.get("isbn"),
+        )
 
 
-class BookRepository:
+@dataclass(frozen=True)
+class Page:
+    items: list[Book]
+    next_token: str | None
+
+    def public(self) -> dict[str, Any]:
+        return {"items": [book.public() for book in self.items], "next_token": self.next_token}
+
+
+_INDEX_KEY = ("id", "catalogue", "created_key")
+
+
+class BookRepository(Repository):
     """The books table, keyed by ``id``; the ``ByCreation`` index lists them oldest first.
 
     Every book carries ``catalogue`` (one value) and ``created_key`` (creation time, then id),
@@ -90,106 +123,69 @@ class BookRepository:
     """
 
     def __init__(self, table: str, page_tokens: PageTokens, dynamodb: Any | None = None) -> None:
-        self.table = table
+        super().__init__(table, dynamodb)
         self.page_tokens = page_tokens
-        self._dynamodb = dynamodb
 
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
-
-    def get(self, book_id: str) -> dict[str, Any]:
+    @staticmethod
+    def _key(book_id: str) -> dict[str, Any]:
         if not is_book_id(book_id):
             raise NotFound("Book not found")
-        with aws.unavailable_on_failure():
-            item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": book_id}}).get("Item")
+        return to_attributes({"id": book_id})
+
+    def get(self, book_id: str) -> Book:
+        item = self.read({"id": book_id}) if is_book_id(book_id) else None
         if not item:
             raise NotFound("Book not found")
-        return _to_book(item)
+        return Book.from_item(item)
 
-    def create(self, fields: BookFields, *, now: str) -> dict[str, Any]:
-        book_id = str(uuid.uuid4())
-        item = {
-            "id": {"S": book_id},
-            "catalogue": {"S": CATALOGUE},
-            "created_key": {"S": f"{now}#{book_id}"},
-            "title": {"S": fields.title},
-            "author": {"S": fields.author},
-            "created_at": {"S": now},
-            "updated_at": {"S": now},
-        }
-        if fields.year is not None:
-            item["year"] = {"N": str(fields.year)}
-        if fields.isbn is not None:
-            item["isbn"] = {"S": fields.isbn}
-        with aws.unavailable_on_failure():
-            self.dynamodb.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(id)"
-            )
-        return _to_book(item)
+    def create(self, fields: BookFields, *, now: str) -> Book:
+        book = Book(id=str(uuid.uuid4()), created_at=now, updated_at=now, **asdict(fields))
+        item = {**asdict(book), "catalogue": CATALOGUE, "created_key": f"{now}#{book.id}"}
+        self.call("put_item", Item=to_attributes(item), ConditionExpression="attribute_not_exists(id)")
+        return book
 
-    def replace(self, book_id: str, fields: BookFields, *, now: str) -> dict[str, Any]:
+    def replace(self, book_id: str, fields: BookFields, *, now: str) -> Book:
         """Replace what a client may set, keeping id and created_at; 404 if there is no such book."""
-        if not is_book_id(book_id):
-            raise NotFound("Book not found")
-        given = {"title": {"S": fields.title}, "author": {"S": fields.author}, "updated_at": {"S": now}}
-        if fields.year is not None:
-            given["year"] = {"N": str(fields.year)}
-        if fields.isbn is not None:
-            given["isbn"] = {"S": fields.isbn}
+        key = self._key(book_id)
+        given = {
+            name: value for name, value in {**asdict(fields), "updated_at": now}.items() if value is not None
+        }
         cleared = [name for name in ("year", "isbn") if name not in given]
         expression = "SET " + ", ".join(f"#{name} = :{name}" for name in given)
         if cleared:
             expression += " REMOVE " + ", ".join(f"#{name}" for name in cleared)
         try:
-            with aws.unavailable_on_failure():
-                response = self.dynamodb.update_item(
-                    TableName=self.table,
-                    Key={"id": {"S": book_id}},
-                    UpdateExpression=expression,
-                    ConditionExpression="attribute_exists(id)",
-                    ExpressionAttributeNames={f"#{name}": name for name in [*given, *cleared]},
-                    ExpressionAttributeValues={f":{name}": value for name, value in given.items()},
-                    ReturnValues="ALL_NEW",
-                )
-        except ClientError as error:
-            if aws.error_code(error) == "ConditionalCheckFailedException":
-                raise NotFound("Book not found") from None
-            raise
-        return _to_book(response["Attributes"])
+            response = self.call(
+                "update_item",
+                Key=key,
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(id)",
+                ExpressionAttributeNames={f"#{name}": name for name in [*given, *cleared]},
+                ExpressionAttributeValues=placeholders(**given),
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            raise NotFound("Book not found") from None
+        return Book.from_item(from_attributes(response["Attributes"]))
 
     def delete(self, book_id: str) -> None:
-        if not is_book_id(book_id):
-            raise NotFound("Book not found")
         try:
-            with aws.unavailable_on_failure():
-                self.dynamodb.delete_item(
-                    TableName=self.table,
-                    Key={"id": {"S": book_id}},
-                    ConditionExpression="attribute_exists(id)",
-                )
-        except ClientError as error:
-            if aws.error_code(error) == "ConditionalCheckFailedException":
-                raise NotFound("Book not found") from None
-            raise
+            self.call("delete_item", Key=self._key(book_id), ConditionExpression="attribute_exists(id)")
+        except ConditionFailed:
+            raise NotFound("Book not found") from None
 
-    def page(self, *, limit: int, next_token: str | None) -> dict[str, Any]:
+    def page(self, *, limit: int, next_token: str | None) -> Page:
         """Up to ``limit`` books after ``next_token``; reads ``limit + 1`` items to know if more follow."""
         request: dict[str, Any] = {
-            "TableName": self.table,
             "IndexName": INDEX,
-            "KeyConditionExpression": "catalogue = :c",
-            "ExpressionAttributeValues": {":c": {"S": CATALOGUE}},
+            "KeyConditionExpression": "catalogue = :catalogue",
+            "ExpressionAttributeValues": placeholders(catalogue=CATALOGUE),
             "Limit": limit + 1,
         }
         if next_token is not None:
-            request["ExclusiveStartKey"] = self.page_tokens.decode(next_token)
-        with aws.unavailable_on_failure():
-            items = self.dynamodb.query(**request).get("Items", [])
+            request["ExclusiveStartKey"] = to_attributes(self.page_tokens.decode(next_token))
+        items = [from_attributes(item) for item in self.call("query", **request).get("Items", [])]
         more = len(items) > limit
         items = items[:limit]
-        token = None
-        if more:
-            last = items[-1]
-            token = self.page_tokens.encode({name: last[name] for name in ("id", "catalogue", "created_key")})
-        return {"items": [_to_book(item) for item in items], "next_token": token}
+        token = self.page_tokens.encode({name: items[-1][name] for name in _INDEX_KEY}) if more else None
+        return Page([Book.from_item(item) for item in items], token)

@@ -7,7 +7,7 @@ class ApiError(Exception):
     status = 500
     default_message = "Internal server error"
 
-    def __init__(self, message: str | None = None, *, errors: list[dict] | None = None) -> None:
+    def __init__(self, message: str | None = None, *, errors: list[dict[str, str]] | None = None) -> None:
         self.message = message or self.default_message
         self.errors = errors or []
         super().__init__(self.message)

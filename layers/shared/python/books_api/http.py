@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     ResponseValidationError,
 )
 
-from books_api import aws
+from books_api.budget import time_budget
 from books_api.config import cors_allow_origin
 from books_api.errors import (
     ApiError,
@@ -106,7 +106,7 @@ def _validation_error(error: RequestValidationError) -> BadRequest:
 
 
 def _within_time_budget(app: APIGatewayRestResolver, next_middleware: Any) -> Response:
-    with aws.time_budget():
+    with time_budget():
         return next_middleware(app)
 
 

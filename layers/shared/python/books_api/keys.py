@@ -21,7 +21,6 @@ sign in again). That errs on the safe side and is documented in docs/SECURITY.md
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field, replace
 
 from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.errors import ServiceUnavailable
+from books_api.formats import b64url
 from books_api.secret_source import (
     CURRENT,
     PREVIOUS,
@@ -47,11 +47,6 @@ MIN_KEY_BYTES = 32
 # between AWS hosts and whole-second ``iat`` values. A minute covers these with room to spare;
 # an attacker holding the previous key gains at most this minute over the key cache time.
 ROTATION_SKEW_SECONDS = 60
-
-
-def b64url(data: bytes) -> str:
-    """base64url without padding (RFC 7515 §2), as JWTs and this API's opaque tokens write bytes."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def key_id(secret: bytes) -> str:

@@ -22,10 +22,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from books_api import aws
+from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.config import LockoutSettings
+from books_api.dal import ConditionFailed, Repository, placeholders, to_attributes
 from books_api.errors import ServiceUnavailable, TooManyRequests
 
 # Each conditional write that loses a race to another admission is retried with what that
@@ -36,23 +35,18 @@ _PLACEHOLDER = re.compile(r":\w+")
 _UNLOCKED = "(attribute_not_exists(locked_until) OR locked_until <= :now)"
 
 
-class LoginThrottle:
+class LoginThrottle(Repository):
     def __init__(self, table: str, settings: LockoutSettings, dynamodb: Any | None = None) -> None:
-        self.table = table
+        super().__init__(table, dynamodb)
         self.settings = settings
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
 
     @staticmethod
     def key(username: str) -> dict[str, Any]:
-        return {"pk": {"S": f"LOCK#{username}"}}
+        return {"pk": f"LOCK#{username}"}
 
     def wait_after(self, lockouts: int) -> int:
         """How long the lock that follows ``lockouts`` earlier ones lasts."""
-        return min(self.settings.max_seconds, self.settings.base_seconds * 2**lockouts)
+        return min(self.settings.max_seconds, self.settings.base_seconds * (1 << lockouts))
 
     def admit(self, username: str, *, now: int) -> None:
         """Count one credential check for ``username``, or refuse it with a 429 (Retry-After).
@@ -63,16 +57,13 @@ class LoginThrottle:
         # first in a while, and one write then starts a window; a guess inside a window takes two.
         seen: dict[str, Any] | None = None
         for _ in range(MAX_WRITES):
-            request = {"TableName": self.table, "Key": self.key(username), **self._admission(seen, now=now)}
+            request = self._admission(seen, now=now)
             try:
-                with aws.unavailable_on_failure():
-                    self.dynamodb.update_item(**request)
+                self.call("update_item", Key=to_attributes(self.key(username)), **request)
                 return
-            except ClientError as error:
-                if aws.error_code(error) != "ConditionalCheckFailedException":
-                    raise
-                seen = error.response.get("Item")
-        raise ServiceUnavailable(retry_after=aws.RETRY_AFTER_SECONDS)
+            except ConditionFailed as failed:
+                seen = failed.item
+        raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS)
 
     def _admission(self, seen: dict[str, Any] | None, *, now: int) -> dict[str, Any]:
         """The conditional write that admits an attempt, given the item as last seen.
@@ -82,10 +73,10 @@ class LoginThrottle:
         threshold = self.settings.threshold
         cutoff = now - self.settings.window_seconds
         values = {
-            ":now": {"N": str(now)},
-            ":cutoff": {"N": str(cutoff)},
-            ":one": {"N": "1"},
-            ":exp": {"N": str(now + self.settings.window_seconds + self.settings.max_seconds)},
+            ":now": now,
+            ":cutoff": cutoff,
+            ":one": 1,
+            ":exp": now + self.settings.window_seconds + self.settings.max_seconds,
         }
         locked_until = _number(seen, "locked_until")
         if locked_until > now:
@@ -103,29 +94,29 @@ class LoginThrottle:
                 raise TooManyRequests(retry_after=window_start + self.settings.window_seconds - now)
             # Any number of places but the last: simultaneous admissions do not contend.
             condition = "window_start > :cutoff AND attempts < :last"
-            values[":last"] = {"N": str(threshold - 1)}
+            values[":last"] = threshold - 1
             start = "SET attempts = attempts + :one, expires_at = :exp"
         if attempts_before + 1 < threshold:
             return self._request(start, f"{condition} AND {_UNLOCKED}", values)
         if active:  # the last place of this window, as seen: exactly one admission takes it
             condition = "window_start = :seen_start AND attempts = :seen"
-            values = {**values, ":seen_start": {"N": str(window_start)}, ":seen": {"N": str(attempts_before)}}
+            values = {**values, ":seen_start": window_start, ":seen": attempts_before}
         # The last place of the window: this attempt locks the username unless it succeeds.
         # The next window starts when the lock ends, so it begins with no attempts. The wait
         # doubles with the lockouts seen, so they are part of the condition.
         if lockouts:
             condition += " AND lockouts = :seen_lockouts"
-            values[":seen_lockouts"] = {"N": str(lockouts)}
+            values[":seen_lockouts"] = lockouts
         else:
             condition += " AND attribute_not_exists(lockouts)"
         wait = self.wait_after(lockouts)
         values.update(
             {
-                ":until": {"N": str(now + wait)},
-                ":lockouts": {"N": str(lockouts + 1)},
-                ":zero": {"N": "0"},
-                ":next_start": {"N": str(now + wait)},
-                ":exp": {"N": str(now + wait + self.settings.window_seconds + self.settings.max_seconds)},
+                ":until": now + wait,
+                ":lockouts": lockouts + 1,
+                ":zero": 0,
+                ":next_start": now + wait,
+                ":exp": now + wait + self.settings.window_seconds + self.settings.max_seconds,
             }
         )
         return self._request(
@@ -141,16 +132,17 @@ class LoginThrottle:
         return {
             "UpdateExpression": update,
             "ConditionExpression": condition,
-            "ExpressionAttributeValues": {name: value for name, value in values.items() if name in named},
+            "ExpressionAttributeValues": placeholders(
+                **{name[1:]: value for name, value in values.items() if name in named}
+            ),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 
     def clear(self, username: str) -> None:
         """Forget ``username``'s count: a check succeeded."""
-        with aws.unavailable_on_failure():
-            self.dynamodb.delete_item(TableName=self.table, Key=self.key(username))
+        self.call("delete_item", Key=to_attributes(self.key(username)))
 
 
 def _number(item: dict[str, Any] | None, name: str, *, default: int | None = 0) -> Any:
     value = (item or {}).get(name)
-    return int(value["N"]) if value else default
+    return default if value is None else value

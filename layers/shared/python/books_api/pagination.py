@@ -18,7 +18,7 @@ from typing import Any
 
 from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.errors import BadRequest, ServiceUnavailable
-from books_api.keys import b64url
+from books_api.formats import b64url
 from books_api.secret_source import Fetch, SecretCache, SecretNotFound, SecretUnavailable
 
 MAX_TOKEN_LENGTH = 512
@@ -68,8 +68,9 @@ class PageTokens:
         return hmac.new(self._key(), payload, hashlib.sha256).digest()
 
     def encode(self, start_key: dict[str, Any]) -> str:
+        """The token of a page's last key (the index's attributes, plain values)."""
         payload = json.dumps(
-            {"c": start_key["created_key"]["S"], "i": start_key["id"]["S"]}, separators=(",", ":")
+            {"c": start_key["created_key"], "i": start_key["id"]}, separators=(",", ":")
         ).encode()
         return f"{b64url(payload)}.{b64url(self._mac(payload))}"
 
@@ -93,8 +94,4 @@ class PageTokens:
         match = _CREATED_KEY.fullmatch(created_key) if isinstance(created_key, str) else None
         if match is None or match.group(1) != book_id:
             raise invalid()
-        return {
-            "id": {"S": book_id},
-            "catalogue": {"S": self.catalogue},
-            "created_key": {"S": created_key},
-        }
+        return {"id": book_id, "catalogue": self.catalogue, "created_key": created_key}

@@ -20,7 +20,8 @@ import jwt
 from botocore.exceptions import ClientError
 
 from books_api import aws
-from books_api.keys import CURRENT, PREVIOUS, SigningKey
+from books_api.keys import SigningKey
+from books_api.secret_source import CURRENT, PREVIOUS
 
 PENDING = "AWSPENDING"
 KEY_CHARACTERS = 64  # token_urlsafe: 6 bits a character, 384 bits in all
@@ -35,7 +36,8 @@ def new_key_material() -> str:
 
 
 def _stages(metadata: dict[str, Any]) -> dict[str, list[str]]:
-    return metadata.get("VersionIdsToStages", {})
+    stages: dict[str, list[str]] = metadata.get("VersionIdsToStages", {})
+    return stages
 
 
 class KeyRotation:

@@ -20,18 +20,42 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from books_api import aws
+from books_api.budget import RETRY_AFTER_SECONDS
+from books_api.dal import (
+    ConditionFailed,
+    Repository,
+    TransactionCancelled,
+    Write,
+    from_attributes,
+    placeholders,
+    to_attributes,
+)
+from books_api.errors import ServiceUnavailable
 from books_api.tokens import new_refresh_token, refresh_token_digest
 from books_api.users import User
+
+CONFLICT_RETRIES = 3
+# What the conditions of a rotation's writes stand for.
+UNSPENT = "token unspent"
+NEW = "new token"
+NOT_REVOKED = "session not revoked"
+CURRENT_GENERATION = "session of the current generation"
+
+
+class TokenSpent(Exception):
+    """The refresh token was spent meanwhile: a replay, or the loser of a race."""
+
+
+class SessionEnded(Exception):
+    """The session was revoked, or its owner's sessions ended, since they were read."""
 
 
 @dataclass(frozen=True)
 class NewSession:
     family_id: str
     refresh_token: str
-    writes: list[dict[str, Any]]
+    writes: list[Write]
 
 
 @dataclass(frozen=True)
@@ -46,12 +70,12 @@ class Family:
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Family:
         return cls(
-            id=item["pk"]["S"].removeprefix("FAMILY#"),
-            user_id=item["user_id"]["S"],
-            username=item["username"]["S"],
-            revoked=item["revoked"]["BOOL"],
-            generation=int(item.get("generation", {"N": "0"})["N"]),
-            expires_at=int(item["expires_at"]["N"]),
+            id=item["pk"].removeprefix("FAMILY#"),
+            user_id=item["user_id"],
+            username=item["username"],
+            revoked=item["revoked"],
+            generation=item.get("generation", 0),
+            expires_at=item["expires_at"],
         )
 
     def active(self, *, now: int, generation: int) -> bool:
@@ -67,35 +91,41 @@ class RefreshRecord:
     expires_at: int
 
 
-class SessionStore:
+class SessionStore(Repository):
     def __init__(self, table: str, *, refresh_ttl_seconds: int = 0, dynamodb: Any | None = None) -> None:
-        self.table = table
+        super().__init__(table, dynamodb)
         self.refresh_ttl_seconds = refresh_ttl_seconds
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
 
     @staticmethod
     def family_key(family_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"FAMILY#{family_id}"}}
+        return {"pk": f"FAMILY#{family_id}"}
+
+    @staticmethod
+    def token_key(digest: str) -> dict[str, Any]:
+        return {"pk": f"TOKEN#{digest}"}
 
     @staticmethod
     def user_key(user_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"USER#{user_id}"}}
+        return {"pk": f"USER#{user_id}"}
 
-    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
-        }
+    def _put_new(self, purpose: str, item: dict[str, Any]) -> Write:
+        return Write(
+            purpose,
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_attributes(item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        )
 
     def _token_item(self, token: str, family_id: str, expires_at: int) -> dict[str, Any]:
         return {
-            "pk": {"S": f"TOKEN#{refresh_token_digest(token)}"},
-            "family_id": {"S": family_id},
-            "spent": {"BOOL": False},
-            "expires_at": {"N": str(expires_at)},
+            **self.token_key(refresh_token_digest(token)),
+            "family_id": family_id,
+            "spent": False,
+            "expires_at": expires_at,
         }
 
     def new_session(self, user: User, *, now: int | None = None) -> NewSession:
@@ -106,43 +136,37 @@ class SessionStore:
         token = new_refresh_token()
         family = {
             **self.family_key(family_id),
-            "user_id": {"S": user.id},
-            "username": {"S": user.username},
-            "revoked": {"BOOL": False},
-            "generation": {"N": str(user.session_generation)},
-            "created_at": {"N": str(issued_at)},
-            "expires_at": {"N": str(expires_at)},
+            "user_id": user.id,
+            "username": user.username,
+            "revoked": False,
+            "generation": user.session_generation,
+            "created_at": issued_at,
+            "expires_at": expires_at,
         }
-        writes = [self._put_new(family), self._put_new(self._token_item(token, family_id, expires_at))]
+        writes = [
+            self._put_new("new session", family),
+            self._put_new(NEW, self._token_item(token, family_id, expires_at)),
+        ]
         return NewSession(family_id=family_id, refresh_token=token, writes=writes)
 
-    def write(self, writes: list[dict[str, Any]]) -> None:
-        with aws.unavailable_on_failure():
-            self.dynamodb.transact_write_items(TransactItems=writes)
+    def start(self, session: NewSession) -> None:
+        """Store a new session on its own (a login's)."""
+        self.transact(session.writes)
 
     def refresh_record(self, token: str) -> RefreshRecord | None:
         digest = refresh_token_digest(token)
-        with aws.unavailable_on_failure():
-            item = self.dynamodb.get_item(
-                TableName=self.table, Key={"pk": {"S": f"TOKEN#{digest}"}}, ConsistentRead=True
-            ).get("Item")
+        item = self.read(self.token_key(digest))
         if not item:
             return None
         return RefreshRecord(
-            digest=digest,
-            family_id=item["family_id"]["S"],
-            spent=item["spent"]["BOOL"],
-            expires_at=int(item["expires_at"]["N"]),
+            digest=digest, family_id=item["family_id"], spent=item["spent"], expires_at=item["expires_at"]
         )
 
     def family(self, family_id: str) -> Family | None:
-        with aws.unavailable_on_failure():
-            item = self.dynamodb.get_item(
-                TableName=self.table, Key=self.family_key(family_id), ConsistentRead=True
-            ).get("Item")
+        item = self.read(self.family_key(family_id))
         return Family.from_item(item) if item else None
 
-    def rotation(self, spent: RefreshRecord, family: Family) -> tuple[str, list[dict[str, Any]]]:
+    def rotation(self, spent: RefreshRecord, family: Family) -> tuple[str, list[Write]]:
         """A new refresh token of ``family`` and the writes that spend ``spent`` for it, atomically.
 
         The writes succeed only if ``spent`` is still unspent, the family still unrevoked and of
@@ -152,66 +176,90 @@ class SessionStore:
         """
         token = new_refresh_token()
         writes = [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": {"pk": {"S": f"TOKEN#{spent.digest}"}},
-                    "UpdateExpression": "SET spent = :true",
-                    "ConditionExpression": "spent = :false",
-                    "ExpressionAttributeValues": {":true": {"BOOL": True}, ":false": {"BOOL": False}},
-                }
-            },
-            self._put_new(self._token_item(token, family.id, family.expires_at)),
-            {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": self.family_key(family.id),
-                    "ConditionExpression": "revoked = :false",
-                    "ExpressionAttributeValues": {":false": {"BOOL": False}},
-                }
-            },
-            {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": self.user_key(family.user_id),
-                    "ConditionExpression": "attribute_not_exists(pk) OR generation <= :generation",
-                    "ExpressionAttributeValues": {":generation": {"N": str(family.generation)}},
-                }
-            },
+            Write(
+                UNSPENT,
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": to_attributes(self.token_key(spent.digest)),
+                        "UpdateExpression": "SET spent = :true",
+                        "ConditionExpression": "spent = :false",
+                        "ExpressionAttributeValues": placeholders(true=True, false=False),
+                    }
+                },
+            ),
+            self._put_new(NEW, self._token_item(token, family.id, family.expires_at)),
+            Write(
+                NOT_REVOKED,
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": to_attributes(self.family_key(family.id)),
+                        "ConditionExpression": "revoked = :false",
+                        "ExpressionAttributeValues": placeholders(false=False),
+                    }
+                },
+            ),
+            Write(
+                CURRENT_GENERATION,
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": to_attributes(self.user_key(family.user_id)),
+                        "ConditionExpression": "attribute_not_exists(pk) OR generation <= :generation",
+                        "ExpressionAttributeValues": placeholders(generation=family.generation),
+                    }
+                },
+            ),
         ]
         return token, writes
+
+    def rotate(self, spent: RefreshRecord, family: Family) -> str:
+        """Spend ``spent`` for a new refresh token of ``family`` (see ``rotation``), retrying the
+        few times DynamoDB cancels the transaction for a concurrent one.
+
+        ``TokenSpent`` if the token was spent meanwhile; ``SessionEnded`` if the session was
+        revoked or its owner's sessions ended meanwhile; a 503 if the contention persists.
+        """
+        token, writes = self.rotation(spent, family)
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                self.transact(writes)
+                return token
+            except TransactionCancelled as cancelled:
+                if UNSPENT in cancelled.failed:
+                    raise TokenSpent() from None
+                if cancelled.failed:
+                    raise SessionEnded() from None
+                if attempt == CONFLICT_RETRIES:
+                    raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS) from None
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def revoke_family(self, family_id: str, *, user_id: str) -> bool:
         """Revoke ``family_id`` if ``user_id`` owns it; False when there is no such family of theirs."""
         try:
-            with aws.unavailable_on_failure():
-                self.dynamodb.update_item(
-                    TableName=self.table,
-                    Key=self.family_key(family_id),
-                    UpdateExpression="SET revoked = :true",
-                    ConditionExpression="user_id = :owner",
-                    ExpressionAttributeValues={":true": {"BOOL": True}, ":owner": {"S": user_id}},
-                )
-        except ClientError as error:
-            if aws.error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
+            self.call(
+                "update_item",
+                Key=to_attributes(self.family_key(family_id)),
+                UpdateExpression="SET revoked = :true",
+                ConditionExpression="user_id = :owner",
+                ExpressionAttributeValues=placeholders(true=True, owner=user_id),
+            )
+        except ConditionFailed:
+            return False
         return True
 
-    def generation_write(self, user: User, generation: int, *, now: int | None = None) -> dict[str, Any]:
+    def generation_write(self, user: User, generation: int, *, now: int | None = None) -> Write:
         """The transaction Put that records ``user``'s new session generation for the authorizer."""
         issued_at = int(time.time()) if now is None else now
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": {
-                    **self.user_key(user.id),
-                    "generation": {"N": str(generation)},
-                    # Every family older than this record has expired by the time it does.
-                    "expires_at": {"N": str(issued_at + self.refresh_ttl_seconds)},
-                },
-            }
+        item = {
+            **self.user_key(user.id),
+            "generation": generation,
+            # Every family older than this record has expired by the time it does.
+            "expires_at": issued_at + self.refresh_ttl_seconds,
         }
+        return Write("generation", {"Put": {"TableName": self.table, "Item": to_attributes(item)}})
 
     def session_active(self, *, family_id: str, user_id: str, now: int | None = None) -> bool:
         """Whether access tokens of session ``family_id`` may still be used (strict revocation).
@@ -219,19 +267,22 @@ class SessionStore:
         One BatchGetItem for the family and the owner's generation. No family, another owner,
         or an answer that leaves a key unprocessed all count as not active: fail closed.
         """
-        keys = [self.family_key(family_id), self.user_key(user_id)]
+        keys = [to_attributes(self.family_key(family_id)), to_attributes(self.user_key(user_id))]
         with aws.unavailable_on_failure():
             response = self.dynamodb.batch_get_item(
                 RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}}
             )
         if response.get("UnprocessedKeys"):
             return False
-        items = {item["pk"]["S"]: item for item in response.get("Responses", {}).get(self.table, [])}
+        items = {
+            item["pk"]: item
+            for item in (from_attributes(raw) for raw in response.get("Responses", {}).get(self.table, []))
+        }
         family_item = items.get(f"FAMILY#{family_id}")
         if family_item is None:
             return False
         family = Family.from_item(family_item)
         user_item = items.get(f"USER#{user_id}")
-        generation = int(user_item["generation"]["N"]) if user_item else 0
+        generation = user_item["generation"] if user_item else 0
         current = int(time.time()) if now is None else now
         return family.user_id == user_id and family.active(now=current, generation=generation)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from books_api import aws
-from books_api.errors import field_error
+from books_api.dal import (
+    ConditionFailed,
+    Repository,
+    TransactionCancelled,
+    Write,
+    placeholders,
+    to_attributes,
+)
+from books_api.errors import Conflict, field_error
 from books_api.permissions import ADMIN, READER
 
 ROLES = (READER, ADMIN)
@@ -52,109 +58,105 @@ class User:
         }
 
     def to_item(self) -> dict[str, Any]:
-        return {
-            "username": {"S": self.username},
-            "id": {"S": self.id},
-            "roles": {"L": [{"S": role} for role in self.roles]},
-            "created_at": {"S": self.created_at},
-            "password_hash": {"S": self.password_hash},
-            "session_generation": {"N": str(self.session_generation)},
-        }
+        return {**asdict(self), "roles": list(self.roles)}
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> User:
         return cls(
-            id=item["id"]["S"],
-            username=item["username"]["S"],
-            roles=tuple(role["S"] for role in item["roles"]["L"]),
-            created_at=item["created_at"]["S"],
-            password_hash=item["password_hash"]["S"],
-            session_generation=int(item.get("session_generation", {"N": "0"})["N"]),
+            id=item["id"],
+            username=item["username"],
+            roles=tuple(item["roles"]),
+            created_at=item["created_at"],
+            password_hash=item["password_hash"],
+            session_generation=item.get("session_generation", 0),
         )
 
 
-class UserRepository:
+USERNAME_FREE = "username free"
+UNCHANGED = "account unchanged"
+
+
+class UserRepository(Repository):
     """The users table: one item per user, keyed by the normalised username."""
-
-    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
-        self.table = table
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
-
-    def put_new_item(self, user: User) -> dict[str, Any]:
-        """The conditional Put that creates ``user``, for a transaction (see ``sessions``)."""
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": user.to_item(),
-                "ConditionExpression": "attribute_not_exists(username)",
-            }
-        }
 
     @staticmethod
     def key(username: str) -> dict[str, Any]:
-        return {"username": {"S": username}}
+        return {"username": username}
 
     def get(self, username: str) -> User | None:
-        with aws.unavailable_on_failure():
-            response = self.dynamodb.get_item(
-                TableName=self.table, Key=self.key(username), ConsistentRead=True
-            )
-        item = response.get("Item")
+        item = self.read(self.key(username))
         return User.from_item(item) if item else None
 
-    def new_password_update(self, user: User, password_hash: str) -> dict[str, Any]:
-        """The transaction Update that sets ``user``'s hash and starts a new session generation.
+    def creation(self, user: User) -> Write:
+        """The transaction Put that creates ``user``: its condition is that the name is free."""
+        return Write(
+            USERNAME_FREE,
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_attributes(user.to_item()),
+                    "ConditionExpression": "attribute_not_exists(username)",
+                }
+            },
+        )
 
-        Conditional on the generation ``user`` was read with, so of two racing changes one fails.
+    def create(self, user: User, *, along: Sequence[Write] = ()) -> None:
+        """Store a new ``user`` with ``along`` (its first session, say) in one transaction: all or
+        nothing. A 409 if the username is taken, by a user stored before or at the same time."""
+        try:
+            self.transact([self.creation(user), *along])
+        except TransactionCancelled as cancelled:
+            if USERNAME_FREE in cancelled.failed or cancelled.conflict:
+                raise Conflict("Username is already taken") from None
+            raise
+
+    def change_password(self, user: User, password_hash: str, *, along: Sequence[Write] = ()) -> None:
+        """Set ``user``'s hash and start a new session generation, with ``along`` in one transaction.
+
+        Conditional on the generation ``user`` was read with, so of two racing changes one fails
+        (a 409): the account changed meanwhile.
         """
-        return {
+        update = {
             "Update": {
                 "TableName": self.table,
-                "Key": self.key(user.username),
-                "UpdateExpression": "SET password_hash = :h, session_generation = :next",
+                "Key": to_attributes(self.key(user.username)),
+                "UpdateExpression": "SET password_hash = :hash, session_generation = :next",
                 "ConditionExpression": "id = :id AND "
                 "(attribute_not_exists(session_generation) OR session_generation = :seen)",
-                "ExpressionAttributeValues": {
-                    ":h": {"S": password_hash},
-                    ":id": {"S": user.id},
-                    ":seen": {"N": str(user.session_generation)},
-                    ":next": {"N": str(user.session_generation + 1)},
-                },
+                "ExpressionAttributeValues": placeholders(
+                    hash=password_hash,
+                    id=user.id,
+                    seen=user.session_generation,
+                    next=user.session_generation + 1,
+                ),
             }
         }
+        try:
+            self.transact([Write(UNCHANGED, update), *along])
+        except TransactionCancelled:
+            raise Conflict("The account changed meanwhile; try again") from None
 
     def replace_hash(self, user: User, password_hash: str) -> bool:
         """Replace ``user``'s hash with another of the same password (a rehash at a new cost):
         only if the stored hash is still the one ``user`` was read with. False if it changed."""
         try:
-            with aws.unavailable_on_failure():
-                self.dynamodb.update_item(
-                    TableName=self.table,
-                    Key=self.key(user.username),
-                    UpdateExpression="SET password_hash = :new",
-                    ConditionExpression="password_hash = :old",
-                    ExpressionAttributeValues={
-                        ":new": {"S": password_hash},
-                        ":old": {"S": user.password_hash},
-                    },
-                )
-        except ClientError as error:
-            if aws.error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
+            self.call(
+                "update_item",
+                Key=to_attributes(self.key(user.username)),
+                UpdateExpression="SET password_hash = :new",
+                ConditionExpression="password_hash = :old",
+                ExpressionAttributeValues=placeholders(new=password_hash, old=user.password_hash),
+            )
+        except ConditionFailed:
+            return False
         return True
 
     def set_roles(self, username: str, roles: tuple[str, ...]) -> None:
-        with aws.unavailable_on_failure():
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"username": {"S": username}},
-                UpdateExpression="SET #r = :r",
-                ConditionExpression="attribute_exists(username)",
-                ExpressionAttributeNames={"#r": "roles"},
-                ExpressionAttributeValues={":r": {"L": [{"S": role} for role in roles]}},
-            )
+        self.call(
+            "update_item",
+            Key=to_attributes(self.key(username)),
+            UpdateExpression="SET #r = :roles",
+            ConditionExpression="attribute_exists(username)",
+            ExpressionAttributeNames={"#r": "roles"},
+            ExpressionAttributeValues=placeholders(roles=list(roles)),
+        )

@@ -1,4 +1,5 @@
-"""A small HTTP client for the integration tests: urllib, no exception on 4xx/5xx."""
+"""A small HTTP client for the integration tests and the walk-through (local_api/walk_through.py):
+urllib, no exception on 4xx/5xx."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class Client:
         url = self.base_url + path
         request = urllib.request.Request(url, data=data, method=method, headers=all_headers)  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only
+            # http(s) only: the constructor refuses any other scheme.
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
                 return Reply(response.status, _lower(response.headers), response.read().decode())
         except HTTPError as error:
             return Reply(error.code, _lower(error.headers), error.read().decode())
