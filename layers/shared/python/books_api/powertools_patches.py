@@ -36,15 +36,16 @@ class WholePathResolver(APIGatewayRestResolver):
 
     @staticmethod
     def _compile_regex(rule: str, base_regex: str = "") -> re.Pattern[str]:
-        return ApiGatewayResolver._compile_regex(rule, r"^{}/*\Z")
+        pattern: re.Pattern[str] = ApiGatewayResolver._compile_regex(rule, r"^{}/*\Z")
+        return pattern
 
 
 class _CheckedValidation(OpenAPIRequestValidationMiddleware):
     def __init__(self, check: RequestCheck) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
         self._check = check
 
-    def handler(self, app: Any, next_middleware: Any) -> Response:
+    def handler(self, app: Any, next_middleware: Any) -> Response[Any]:
         self._check(app.current_event, bool(app.context["_route"].dependant.body_params))
         return super().handler(app, next_middleware)
 
