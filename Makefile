@@ -50,19 +50,25 @@ test: lint validate scan fuzz
 # (the raw template hides the functions' roles and policies), skips justified in checkov.yaml;
 # bandit on the code that ships or touches AWS, failing on any medium or high finding.
 SCAN_VENV := .venv-scan
+# actionlint on .github/workflows, in a venv of its own (requirements-actionlint.txt says why
+# this package), pinned by the hashes of its wheels.
+ACTIONLINT_VENV := .venv-actionlint
 BANDIT_PATHS := layers/shared/python functions tools admin_cli local_api stack
 
 # checkov runs twice: with the defaults, and with every option on (the WAF, strict revocation,
-# deletion protection), since it scans only the resources whose conditions the defaults meet.
-OPTIONS_ON := WafEnabled=true StrictRevocation=true DeletionProtection=true
+# deletion protection, the alarm e-mail), since it scans only the resources whose conditions
+# the defaults meet.
+OPTIONS_ON := WafEnabled=true StrictRevocation=true DeletionProtection=true AlarmEmail=ops@example.com
 
-scan: venv $(SCAN_VENV)/.installed
-	$(BIN)/cfn-lint template.yaml
+scan: venv $(SCAN_VENV)/.installed $(ACTIONLINT_VENV)/.installed
+	$(BIN)/cfn-lint template.yaml pipeline/deploy-roles.yaml
 	$(PY) -m tools.sam_transform $(SCAN_VENV)/sam-transformed.json
 	$(SCAN_VENV)/bin/checkov --config-file checkov.yaml --file $(SCAN_VENV)/sam-transformed.json
 	$(PY) -m tools.sam_transform $(SCAN_VENV)/sam-transformed-options.json $(OPTIONS_ON)
 	$(SCAN_VENV)/bin/checkov --config-file checkov.yaml --file $(SCAN_VENV)/sam-transformed-options.json
+	$(SCAN_VENV)/bin/checkov --config-file checkov.yaml --file pipeline/deploy-roles.yaml
 	$(SCAN_VENV)/bin/bandit --quiet --recursive --severity-level medium $(BANDIT_PATHS)
+	$(ACTIONLINT_VENV)/bin/actionlint
 
 # Fuzzing: schemathesis with docs/openapi.json against a local server on 127.0.0.1 (tools/fuzz.py,
 # settings in tools/fuzz.toml), in its own venv (.venv-fuzz): it brings a pytest plugin of its own.
@@ -71,7 +77,8 @@ FUZZ_VENV := .venv-fuzz
 # A tool with pins of its own gets a venv of its own, from its own requirements file.
 $(SCAN_VENV)/.installed: requirements-scan.txt
 $(FUZZ_VENV)/.installed: requirements-fuzz.txt
-$(SCAN_VENV)/.installed $(FUZZ_VENV)/.installed:
+$(ACTIONLINT_VENV)/.installed: requirements-actionlint.txt
+$(SCAN_VENV)/.installed $(FUZZ_VENV)/.installed $(ACTIONLINT_VENV)/.installed:
 	test -x $(@D)/bin/python || python3 -m venv $(@D)
 	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
 	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
@@ -108,4 +115,4 @@ lock:
 	  /tmp/books-api-lock/bin/pip freeze; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(SCAN_VENV) $(FUZZ_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) $(FUZZ_VENV) $(ACTIONLINT_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -6,9 +6,11 @@ resolvers cannot know:
 - the paths as API Gateway serves them (template.yaml's ``/books/{id}``, not the handler's
   ``/books/<book_id>``);
 - the security of each route, from the template: the Bearer scheme where the JWT authorizer
-  guards it (plus Basic on POST /auth/login, where it is an alternative to a JSON body);
-- the responses the API really sends: its success status, and the JSON errors of
-  books_api.http (400 where Powertools would say 422, 401, 403, 404, 409, 413, 415, 429, 503).
+  guards it (plus Basic on POST /auth/login, where it is an alternative to a JSON body, so that
+  body is documented as optional, and as the model alone rather than the model or ``null``);
+- the responses the API really sends: its success status (with the body its route's return
+  model describes, or none for a 204), and the JSON errors of books_api.http (400 where
+  Powertools would say 422, 401, 403, 404, 409, 413, 415, 429, 503).
 
     python -m tools.openapi            rewrite docs/openapi.json
     python -m tools.openapi --check    exit 1 if docs/openapi.json is not what the code generates
@@ -140,6 +142,20 @@ def _error(status: int) -> dict[str, Any]:
     return response
 
 
+def _body_or_basic(operation: dict[str, Any]) -> None:
+    """Where Basic authorization is the alternative to a JSON body, the body is the model, optional.
+
+    Powertools describes an optional body as its model or ``null``; but with neither a body nor a
+    Basic header the route answers 400, so a ``null`` body is no request of its own.
+    """
+    body = operation["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    (model,) = [branch for branch in schema["anyOf"] if branch != {"type": "null"}]
+    body["content"]["application/json"]["schema"] = model
+    body["required"] = False
+    body["description"] = "The credentials; or no body, and Authorization: Basic instead"
+
+
 def _responses(method: str, path: str, operation: dict[str, Any], protected: bool) -> dict[str, Any]:
     generated = operation["responses"]
     status = SUCCESS.get((method, path), 204 if method == "delete" else 200)
@@ -198,6 +214,7 @@ def document() -> dict[str, Any]:
                     operation["security"] = [{"bearerAuth": []}]
                 elif (method, path) in BASIC_ROUTES:
                     operation["security"] = [{}, {"basicAuth": []}]
+                    _body_or_basic(operation)
                 else:
                     operation["security"] = []
                 paths.setdefault(path, {})[method] = operation

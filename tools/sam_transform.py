@@ -48,12 +48,16 @@ def packaged(template: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def transformed(template_path: Path = TEMPLATE) -> dict[str, Any]:
+def transformed(template_path: Path = TEMPLATE, parameters: dict[str, str] | None = None) -> dict[str, Any]:
     """The CloudFormation template the SAM transform makes of ``template_path``, with no AWS call:
-    the region is fixed and the template names no managed policy that would need an IAM lookup."""
+    the region is fixed and the template names no managed policy that would need an IAM lookup.
+
+    ``parameters`` are the stack's parameter values, as CloudFormation hands them to the transform
+    (the rest take their defaults): SAM resolves some properties with them, such as a
+    DeploymentPreference's Type."""
     logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its feature-toggle chatter
     template = packaged(yaml_parse(template_path.read_text()))
-    parameters: dict[str, Any] = {}
+    parameters = dict(parameters or {})
     to_py27_compatible_template(template, parameters)
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
     result = translator.translate(template, parameter_values=parameters, get_managed_policy_map=dict)

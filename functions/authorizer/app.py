@@ -6,10 +6,11 @@ With strict revocation on, it also refuses tokens of a session that was logged o
 a password change (and the template turns the authorizer cache off, which would hide that).
 
 Its cold start is most of its cost: it reads the signing key through the Parameters and Secrets
-extension (books_api.secret_source) and, of Powertools, uses only the Logger, so it loads neither
-boto3, the X-Ray SDK nor Powertools' event classes unless strict revocation needs DynamoDB. Warm,
-it verifies in one pass over the token and reuses the policy built for the caller's roles
-(docs/PERFORMANCE.md).
+extension (books_api.secret_source) and, of Powertools, uses only the Logger and Metrics, so it
+loads neither boto3, the X-Ray SDK nor Powertools' event classes unless strict revocation needs
+DynamoDB. Warm, it verifies in one pass over the token and reuses the policy built for the
+caller's roles (docs/PERFORMANCE.md). It writes metrics only on a cold start (ColdStart) and on a
+failure of its own (AuthorizerFailures): a valid token costs no metric line.
 """
 
 import functools
@@ -17,12 +18,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from books_api.budget import time_budget
 from books_api.config import AuthorizerSettings
 from books_api.keys import KeyRing
-from books_api.observability import logger
+from books_api.observability import logger, metrics
 from books_api.permissions import allowed_routes
 from books_api.tokens import InvalidToken, verify_access_token
 
@@ -99,12 +101,20 @@ def _logger(context: LambdaContext) -> Logger:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _cold_start  # noqa: PLW0603 - once per process, as Powertools keeps it
     try:
+        if _cold_start:
+            # What @metrics.log_metrics(capture_cold_start_metric=True) adds, without its flush on
+            # every invocation.
+            metrics.provider.add_cold_start_metric(context)
         with time_budget():
             return _policy(event)
     except InvalidToken as reason:
         _logger(context).info("Token refused", extra={"reason": str(reason)})
     except Exception:
+        # Every caller is refused while this lasts (say, the signing key cannot be read): unlike a
+        # refused token, worth an alarm.
         _logger(context).exception("Authorizer failed; denying")
+        metrics.add_metric(name="AuthorizerFailures", unit=MetricUnit.Count, value=1)
+        metrics.flush_metrics()
     finally:
         _cold_start = False
     raise Exception("Unauthorized")

@@ -1,6 +1,6 @@
 """POST /auth/login (JSON or Basic), POST /auth/refresh and POST /auth/logout."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from books_api import http
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
-from books_api.errors import BadRequest, TooManyRequests, Unauthorized
-from books_api.models import Credentials, LogoutRequest, RefreshRequest
+from books_api.errors import BadRequest, CredentialsRefused, RefreshTokenReused, TooManyRequests, Unauthorized
+from books_api.models import Credentials, LogoutRequest, RefreshRequest, TokenPair
 from books_api.observability import logger, metrics, tracer
 
 accounts = Accounts.from_settings(AccountSettings.from_env())
@@ -20,36 +20,42 @@ app = http.resolver()
 
 
 @app.post("/auth/login")
-def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response[dict]:
+def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response[TokenPair]:
     basic = http.basic_credentials(app)
     if (basic is None) == (credentials is None):
         raise BadRequest("Send credentials either as a JSON body or with Basic authorization, not both")
-    username, password = basic or (credentials.username, credentials.password)
+    if basic is not None:
+        username, password = basic
+    elif credentials is not None:
+        username, password = credentials.username, credentials.password
     try:
         user, pair = accounts.login(username, password)
-    except Unauthorized:
+    except Unauthorized as refused:
         metrics.add_metric(name="LoginFailures", unit=MetricUnit.Count, value=1)
-        logger.info("Login failed")
+        known = refused.username if isinstance(refused, CredentialsRefused) else None
+        logger.info("Login failed", extra={"username": known, "source_ip": http.source_ip(app)})
         raise
     except TooManyRequests:
         metrics.add_metric(name="LoginsLockedOut", unit=MetricUnit.Count, value=1)
-        logger.info("Login refused: locked out")
+        logger.info("Login refused: locked out", extra={"source_ip": http.source_ip(app)})
         raise
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     logger.info("Login succeeded", extra={"user_id": user.id})
-    return http.json_response(200, pair, http.NO_STORE)
+    return http.json_response(200, TokenPair.model_validate(pair), http.NO_STORE)
 
 
 @app.post("/auth/refresh")
-def refresh(request: Annotated[RefreshRequest, Body()]) -> Response[dict]:
+def refresh(request: Annotated[RefreshRequest, Body()]) -> Response[TokenPair]:
     try:
         pair = accounts.refresh(request.refresh_token)
-    except Unauthorized:
+    except Unauthorized as refused:
         metrics.add_metric(name="RefreshFailures", unit=MetricUnit.Count, value=1)
+        if isinstance(refused, RefreshTokenReused):
+            metrics.add_metric(name="RefreshReuseDetected", unit=MetricUnit.Count, value=1)
         logger.info("Refresh refused")
         raise
     metrics.add_metric(name="Refreshes", unit=MetricUnit.Count, value=1)
-    return http.json_response(200, pair, http.NO_STORE)
+    return http.json_response(200, TokenPair.model_validate(pair), http.NO_STORE)
 
 
 @app.post("/auth/logout")
@@ -66,6 +72,6 @@ def logout(request: Annotated[LogoutRequest | None, Body()] = None) -> Response[
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

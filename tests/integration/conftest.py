@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 
 from local_api.http_client import Client
 from local_api.process import ServerProcess
 from stack.template import ROOT
+from tools.smoke import stack_api_url
 
 TEST_BCRYPT_COST = "4"
 LOCAL_ENV_VARS = {"Parameters": {"BCRYPT_COST": TEST_BCRYPT_COST}}
@@ -93,16 +93,10 @@ class Target:
         return User(username, secret, reply.json["access_token"], reply.json["refresh_token"])
 
 
-def _stack_url(stack_name: str) -> str:
-    (stack,) = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-    return outputs["ApiUrl"]
-
-
 @pytest.fixture(scope="session")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     if REMOTE:
-        yield Target(Client(API_URL or _stack_url(str(STACK_NAME))))
+        yield Target(Client(API_URL or stack_api_url(str(STACK_NAME))))
         return
     server = ServerProcess(tmp_path_factory.mktemp("local-server"), env_vars=LOCAL_ENV_VARS)
     server.start()

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import jwt
 import pytest
+from aws_lambda_powertools.metrics.provider import cold_start
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 
@@ -146,9 +147,11 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
 
 def load_function(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Import functions/<name>/app.py afresh, under its own module name, with ``env`` set."""
+    """Import functions/<name>/app.py afresh, under its own module name, with ``env`` set: a new
+    process, as far as the function can tell, down to Powertools' cold-start flag."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    cold_start.reset_cold_start_flag()
     path = ROOT / "functions" / name / "app.py"
     module_name = f"function_{name}_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(module_name, path)

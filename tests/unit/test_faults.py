@@ -434,7 +434,7 @@ def slow_aws(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 def test_a_request_whose_calls_are_slow_stops_at_its_budget_with_a_503(
     lambdas: Functions, slow_aws: Callable[..., None]
 ) -> None:
-    signup(lambdas)
+    assert signup(lambdas)[0] == 201
     lambdas.module("login")
     slow_aws("dynamodb", 0.2)
     slow_aws("secretsmanager", 0.2)

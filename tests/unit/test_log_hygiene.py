@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -194,6 +195,36 @@ def test_no_log_line_holds_a_password_hash_token_or_secret(
         "Rotating the signing key",
     ):
         assert message in logs, message
+
+
+def _records(captured: Captured, message: str) -> list[dict[str, Any]]:
+    """The extra fields of each record logged with ``message``."""
+    return [vars(record) for record in captured.caplog.records if record.getMessage() == message]
+
+
+def test_a_failed_login_names_the_account_and_the_source_ip_but_never_an_unknown_username(
+    lambdas: Functions, captured: Captured
+) -> None:
+    """So an operator can count failures by username and address (docs/OPERATIONS.md); a string
+    that names no user may be a password typed into the username field, and is not logged."""
+    lambdas.call("signup", "POST", "/auth/signup", body={"username": "Alice", "password": PASSWORD})
+    typed_password = "Sentinel-typed-0c41-meadow"
+    for username in ("ALICE", typed_password):
+        lambdas.call("login", "POST", "/auth/login", body={"username": username, "password": WRONG_PASSWORD})
+    known, unknown = _records(captured, "Login failed")
+    source_ip = json.loads((ROOT / "events" / "health.json").read_text())["requestContext"]["identity"][
+        "sourceIp"
+    ]
+    assert (known["username"], known["source_ip"]) == ("alice", source_ip)
+    assert (unknown["username"], unknown["source_ip"]) == (None, source_ip)
+    assert typed_password.lower() not in captured.text().lower()
+
+
+def test_a_lockout_refusal_names_the_source_ip(lambdas: Functions, captured: Captured) -> None:
+    for _ in range(6):
+        lambdas.call("login", "POST", "/auth/login", body={"username": "carol", "password": WRONG_PASSWORD})
+    (refused,) = _records(captured, "Login refused: locked out")
+    assert refused["source_ip"]
 
 
 def test_the_capture_would_see_a_leak(lambdas: Functions, captured: Captured) -> None:

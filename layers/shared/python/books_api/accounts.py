@@ -9,7 +9,13 @@ from typing import Any, NoReturn
 
 from books_api import passwords
 from books_api.config import AccountSettings
-from books_api.errors import ApiError, ServiceUnavailable, Unauthorized
+from books_api.errors import (
+    ApiError,
+    CredentialsRefused,
+    RefreshTokenReused,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from books_api.formats import utc_now
 from books_api.keys import KeyRing, SigningKey
 from books_api.lockout import LoginThrottle
@@ -99,7 +105,7 @@ class Accounts:
         cost = self.settings.bcrypt_cost
         matches = passwords.verify_password(password, user.password_hash if user else None, cost=cost)
         if user is None or not matches:
-            raise Unauthorized(INVALID_CREDENTIALS)
+            raise CredentialsRefused(INVALID_CREDENTIALS, username=user.username if user else None)
         self.throttle.clear(user.username)
         if rehash and passwords.needs_rehash(user.password_hash, cost=cost):
             user = self._rehash(user, password)
@@ -169,7 +175,7 @@ class Accounts:
     def _revoke_on_reuse(self, family: Family) -> NoReturn:
         self.sessions.revoke_family(family.id, user_id=family.user_id)
         logger.warning("Refresh token reused; session revoked", extra={"user_id": family.user_id})
-        raise Unauthorized(INVALID_REFRESH_TOKEN)
+        raise RefreshTokenReused(INVALID_REFRESH_TOKEN)
 
     def logout(self, *, subject: str, session_id: str, refresh_token: str | None) -> None:
         """Revoke the caller's session and, if given, the session of ``refresh_token`` (if theirs)."""

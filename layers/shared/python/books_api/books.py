@@ -10,35 +10,38 @@ from typing import Any
 
 from books_api.dal import ConditionFailed, Repository, from_attributes, placeholders, to_attributes
 from books_api.errors import NotFound, field_error
+from books_api.limits import BOOK_ID_PATTERN, ISBN_MAX_LENGTH, ISBN_PATTERN, TEXT_PATTERN
+from books_api.limits import TEXT_MAX_LENGTH as MAX_TEXT
 from books_api.pagination import PageTokens
 
 CATALOGUE = "books"
 INDEX = "ByCreation"
-MAX_TEXT = 200
-_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_ID = re.compile(BOOK_ID_PATTERN)
+_TEXT = re.compile(TEXT_PATTERN)
+_ISBN = re.compile(ISBN_PATTERN)
 
 
 def _text(value: str, name: str) -> str:
-    value = value.strip()
-    # No control characters (C0, DEL, C1) and no lone surrogates, which DynamoDB cannot store.
-    if not value or len(value) > MAX_TEXT or any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
-        raise field_error(name, f"must be 1 to {MAX_TEXT} printable characters")
-    return value
+    """The value without surrounding spaces, if it is 1 to MAX_TEXT printable characters as sent."""
+    # No lone surrogates either, which DynamoDB cannot store (and no JSON text can carry as Unicode).
+    if (
+        len(value) > MAX_TEXT
+        or not _TEXT.fullmatch(value)
+        or any(unicodedata.category(ch) == "Cs" for ch in value)
+    ):
+        raise field_error(name, f"must be 1 to {MAX_TEXT} printable characters, not all spaces")
+    return value.strip()
 
 
 def normalize_isbn(raw: str) -> str:
     """An ISBN-10 or ISBN-13 with a valid check digit, without hyphens or spaces."""
-    isbn = re.sub(r"[\s-]", "", raw).upper()
-    # [0-9], not \d: other scripts' digits are not ISBN digits.
-    if re.fullmatch(r"[0-9]{9}[0-9X]", isbn):
-        total = sum((10 - i) * (10 if ch == "X" else int(ch)) for i, ch in enumerate(isbn))
-        if total % 11 == 0:
+    if len(raw) <= ISBN_MAX_LENGTH and _ISBN.fullmatch(raw):
+        isbn = re.sub(r"[ -]", "", raw).upper()
+        if len(isbn) == 10:
+            if sum((10 - i) * (10 if ch == "X" else int(ch)) for i, ch in enumerate(isbn)) % 11 == 0:
+                return isbn
+        elif sum(int(ch) * (1 if i % 2 == 0 else 3) for i, ch in enumerate(isbn)) % 10 == 0:
             return isbn
-    elif (
-        re.fullmatch(r"[0-9]{13}", isbn)
-        and sum(int(ch) * (1 if i % 2 == 0 else 3) for i, ch in enumerate(isbn)) % 10 == 0
-    ):
-        return isbn
     raise field_error("isbn", "must be an ISBN-10 or ISBN-13 with a valid check digit")
 
 

@@ -27,6 +27,23 @@ class Unauthorized(ApiError):
     default_message = "Unauthorized"
 
 
+class CredentialsRefused(Unauthorized):
+    """A password that is not the account's, or no such account: the same 401 either way.
+    ``username`` is the account's (normalised) username when there is one, for the log; None for
+    an unknown username, which is never logged, since a password typed into the username field
+    would be."""
+
+    def __init__(self, message: str | None = None, *, username: str | None = None) -> None:
+        super().__init__(message)
+        self.username = username
+
+
+class RefreshTokenReused(Unauthorized):
+    """A spent refresh token came back (a replay, or the loser of a race) and its session was
+    revoked. The client gets the same 401 as for any refused refresh token; the type tells the
+    handler to count it (a security signal)."""
+
+
 class Forbidden(ApiError):
     status = 403
     default_message = "Forbidden"

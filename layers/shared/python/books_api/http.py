@@ -33,7 +33,7 @@ MAX_BODY_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def json_response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Response:
+def json_response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Response[Any]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -42,7 +42,7 @@ def json_response(status: int, body: Any = None, headers: dict[str, str] | None 
     )
 
 
-def _error_response(error: ApiError) -> Response:
+def _error_response(error: ApiError) -> Response[Any]:
     body: dict[str, Any] = {"message": error.message}
     if error.errors:
         body["errors"] = error.errors
@@ -105,9 +105,10 @@ def _validation_error(error: RequestValidationError) -> BadRequest:
     return BadRequest("Invalid request", errors=errors)
 
 
-def _within_time_budget(app: APIGatewayRestResolver, next_middleware: Any) -> Response:
+def _within_time_budget(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
     with time_budget():
-        return next_middleware(app)
+        response: Response[Any] = next_middleware(app)
+        return response
 
 
 def resolver() -> APIGatewayRestResolver:
@@ -120,23 +121,23 @@ def resolver() -> APIGatewayRestResolver:
     app.use(middlewares=[_within_time_budget])
 
     @app.exception_handler(ApiError)
-    def api_error(error: ApiError) -> Response:
+    def api_error(error: ApiError) -> Response[Any]:
         return _error_response(error)
 
     @app.exception_handler(RequestValidationError)
-    def invalid_request(error: RequestValidationError) -> Response:
+    def invalid_request(error: RequestValidationError) -> Response[Any]:
         return _error_response(_validation_error(error))
 
     @app.exception_handler(RequestUnsupportedContentType)
-    def unsupported(error: RequestUnsupportedContentType) -> Response:
+    def unsupported(error: RequestUnsupportedContentType) -> Response[Any]:
         return _error_response(UnsupportedMediaType())
 
     @app.not_found
-    def not_found(error: NotFoundError) -> Response:
+    def not_found(error: NotFoundError) -> Response[Any]:
         return json_response(404, {"message": "Not found"})
 
     @app.exception_handler([ResponseValidationError, Exception])
-    def unexpected(error: Exception) -> Response:
+    def unexpected(error: Exception) -> Response[Any]:
         logger.exception("Unhandled error")
         return json_response(500, {"message": "Internal server error"}, NO_STORE)
 
@@ -162,9 +163,15 @@ def caller(app: APIGatewayRestResolver) -> Caller:
     subject, username, roles, session_id = (
         context.get(k) for k in ("principalId", "username", "roles", "sid")
     )
-    if not all(
-        isinstance(value, str) and value for value in (subject, username, session_id)
-    ) or not isinstance(roles, str):
+    if not (
+        isinstance(subject, str)
+        and subject
+        and isinstance(username, str)
+        and username
+        and isinstance(session_id, str)
+        and session_id
+        and isinstance(roles, str)
+    ):
         raise Unauthorized()
     return Caller(
         subject=subject,
@@ -180,6 +187,11 @@ def require_role(app: APIGatewayRestResolver, role: str) -> Caller:
     if not who.has_role(role):
         raise Forbidden(f"This action needs the {role} role")
     return who
+
+
+def source_ip(app: APIGatewayRestResolver) -> str | None:
+    """The client's address as API Gateway saw it (the access log's ``ip``)."""
+    return app.current_event.request_context.identity.source_ip
 
 
 def basic_credentials(app: APIGatewayRestResolver) -> tuple[str, str] | None:

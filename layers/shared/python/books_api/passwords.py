@@ -13,15 +13,17 @@ import functools
 import gzip
 import hashlib
 import hmac
+import re
 import unicodedata
 from importlib import resources
 
 import bcrypt
 
 from books_api.errors import field_error
+from books_api.limits import PASSWORD_MAX_LENGTH as MAX_LENGTH
+from books_api.limits import PASSWORD_MIN_LENGTH as MIN_LENGTH
+from books_api.limits import PASSWORD_PATTERN
 
-MIN_LENGTH = 8
-MAX_LENGTH = 128
 MIN_COST, MAX_COST = 4, 31  # bcrypt's own bounds
 _PREHASH_LABEL = b"books-api/password/v1"
 
@@ -42,7 +44,7 @@ def check_policy(password: str, *, username: str) -> None:
     password = normalize(password)
     if len(password) < MIN_LENGTH or len(password) > MAX_LENGTH:
         raise field_error("password", f"must be {MIN_LENGTH} to {MAX_LENGTH} characters long")
-    if "\x00" in password:
+    if not re.fullmatch(PASSWORD_PATTERN, password):
         raise field_error("password", "must not contain NUL characters")
     try:
         password.encode("utf-8")

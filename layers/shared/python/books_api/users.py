@@ -17,11 +17,12 @@ from books_api.dal import (
     to_attributes,
 )
 from books_api.errors import Conflict, field_error
+from books_api.limits import USERNAME_PATTERN
 from books_api.permissions import ADMIN, READER
 
 ROLES = (READER, ADMIN)
 
-_USERNAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,30}[a-z0-9])?")
+_USERNAME = re.compile(USERNAME_PATTERN)
 
 
 def normalize_username(raw: str) -> str:

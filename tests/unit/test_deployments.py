@@ -1,0 +1,169 @@
+"""Safe deployments, read in the template after the SAM transform: every integration and the
+authorizer call a function's live alias (never $LATEST), API Gateway may invoke exactly those
+aliases, CodeDeploy moves each alias as DeploymentType says and rolls back on the rollback alarms,
+and those alarms can go off inside the shortest canary window."""
+
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+import tomllib
+from typing import Any
+
+import pytest
+
+from stack.template import ROOT, routes, template
+from tools.sam_transform import transformed
+
+ALIAS = template()["Globals"]["Function"]["AutoPublishAlias"]
+# The functions API Gateway invokes; the rotation function is Secrets Manager's.
+API_FUNCTIONS = {"AuthorizerFunction", "SignupFunction", "LoginFunction", "BooksFunction"}
+INVOKE = "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+ROLLBACK_EVENTS = {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST"}
+
+
+@functools.cache
+def cloudformation(**parameters: str) -> dict[str, Any]:
+    return transformed(parameters=parameters)
+
+
+def resources(kind: str, **parameters: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: res for name, res in cloudformation(**parameters)["Resources"].items() if res["Type"] == kind
+    }
+
+
+def alias_of(function: str) -> str:
+    """The logical id of ``function``'s live alias, checked to be one."""
+    logical_id = f"{function}Alias{ALIAS}"
+    alias = resources("AWS::Lambda::Alias")[logical_id]["Properties"]
+    assert alias["Name"] == ALIAS
+    assert alias["FunctionName"] == {"Ref": function}
+    assert "Fn::GetAtt" in alias["FunctionVersion"]  # a published version, never $LATEST
+    return logical_id
+
+
+def alias_arn(function: str) -> list[Any]:
+    """The ways the template may name ``function``'s live alias ARN."""
+    return [
+        {"Ref": alias_of(function)},
+        {"Fn::Sub": f"${{{alias_of(function)}}}"},
+        {"Fn::Sub": f"${{{function}.Arn}}:{ALIAS}"},
+    ]
+
+
+def api_body() -> dict[str, Any]:
+    return resources("AWS::ApiGateway::RestApi")["Api"]["Properties"]["Body"]
+
+
+def test_every_route_integration_calls_its_functions_live_alias() -> None:
+    integrations = {
+        (method.upper(), path): operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        for path, operations in api_body()["paths"].items()
+        for method, operation in operations.items()
+        if "x-amazon-apigateway-integration" in operation
+        and operation["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+    }
+    expected = {(method, path): function for method, path, function, _ in routes()}
+    assert set(integrations) == set(expected)
+    for route, uri in integrations.items():
+        assert uri == f"{INVOKE}${{{alias_of(expected[route])}}}/invocations", route
+
+
+def test_the_authorizer_is_called_through_its_live_alias() -> None:
+    scheme = api_body()["components"]["securitySchemes"]["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
+    uri, arguments = scheme["authorizerUri"]["Fn::Sub"]
+    assert uri.endswith("/functions/${__FunctionArn__}/invocations")
+    assert arguments["__FunctionArn__"] in alias_arn("AuthorizerFunction")
+    # The alias is made before the API, and so before the permission SAM derives from it.
+    assert "AuthorizerFunctionAlias" + ALIAS in resources("AWS::ApiGateway::RestApi")["Api"]["DependsOn"]
+
+
+def test_api_gateway_may_invoke_the_aliases_and_nothing_else() -> None:
+    permissions = [
+        p["Properties"]
+        for p in resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    targets = [p["FunctionName"] for p in permissions]
+    assert all(any(t in alias_arn(f) for f in API_FUNCTIONS) for t in targets), targets
+    for function in API_FUNCTIONS:
+        assert any(t in alias_arn(function) for t in targets), (
+            f"API Gateway may not invoke {function}'s alias"
+        )
+    # One permission per route, on the route's own method and path.
+    for method, path, function, _ in routes():
+        arns = [
+            p["SourceArn"]["Fn::Sub"][0]
+            for p in permissions
+            if p["FunctionName"] in alias_arn(function) and "Fn::Sub" in p["SourceArn"]
+        ]
+        assert any(arn.endswith(f"/{method}{re.sub(r'{[^}]+}', '*', path)}") for arn in arns), (method, path)
+
+
+def deployment_groups(**parameters: str) -> dict[str, dict[str, Any]]:
+    return resources("AWS::CodeDeploy::DeploymentGroup", **parameters)
+
+
+def rollback_alarms() -> list[str]:
+    return [alarm["Ref"] for alarm in template()["Globals"]["Function"]["DeploymentPreference"]["Alarms"]]
+
+
+def test_codedeploy_moves_each_api_function_alias_and_rolls_back_on_the_alarms() -> None:
+    groups = deployment_groups()
+    assert set(groups) == {f"{function}DeploymentGroup" for function in API_FUNCTIONS}
+    for function in API_FUNCTIONS:
+        group = groups[f"{function}DeploymentGroup"]["Properties"]
+        assert group["DeploymentStyle"] == {
+            "DeploymentType": "BLUE_GREEN",
+            "DeploymentOption": "WITH_TRAFFIC_CONTROL",
+        }
+        assert set(group["AutoRollbackConfiguration"]["Events"]) == ROLLBACK_EVENTS
+        assert group["AlarmConfiguration"] == {
+            "Enabled": True,
+            "Alarms": [{"Name": {"Ref": a}} for a in rollback_alarms()],
+        }
+        update = resources("AWS::Lambda::Alias")[alias_of(function)]["UpdatePolicy"][
+            "CodeDeployLambdaAliasUpdate"
+        ]
+        assert update["DeploymentGroupName"] == {"Ref": f"{function}DeploymentGroup"}
+    # The rotation function's alias is not shifted gradually: Secrets Manager calls the function
+    # for each of a rotation's four steps, which a canary could split across two versions.
+    assert "UpdatePolicy" not in resources("AWS::Lambda::Alias")[alias_of("SigningKeyRotationFunction")]
+
+
+@pytest.mark.parametrize(
+    "deployment_type", ["Canary10Percent5Minutes", "Linear10PercentEvery1Minute", "AllAtOnce"]
+)
+def test_the_deployment_type_is_the_parameter(deployment_type: str) -> None:
+    for group in deployment_groups(DeploymentType=deployment_type).values():
+        assert group["Properties"]["DeploymentConfigName"] == {
+            "Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": deployment_type}]
+        }
+
+
+def test_dev_deploys_all_at_once_and_prod_by_canary() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+
+    def deployment_type(environment: str) -> str:
+        overrides = dict(
+            pair.split("=", 1)
+            for pair in shlex.split(config[environment]["deploy"]["parameters"]["parameter_overrides"])
+        )
+        return overrides.get("DeploymentType", template()["Parameters"]["DeploymentType"]["Default"])
+
+    assert deployment_type("dev") == deployment_type("default") == "AllAtOnce"
+    assert deployment_type("prod").startswith(("Canary", "Linear"))
+    assert template()["Parameters"]["DeploymentType"]["Default"].startswith("Canary")
+
+
+def test_every_rollback_alarm_can_go_off_inside_the_shortest_canary() -> None:
+    """Canary10Percent5Minutes moves everything after 5 minutes; an alarm that needs longer to go
+    off would roll nothing back."""
+    alarms = resources("AWS::CloudWatch::Alarm")
+    assert {"Api5xxAlarm", "AuthorizerErrorsAlarm", "AuthorizerFailuresAlarm"} <= set(rollback_alarms())
+    assert {f"{f}ErrorsAlarm" for f in API_FUNCTIONS - {"AuthorizerFunction"}} <= set(rollback_alarms())
+    for name in rollback_alarms():
+        props = alarms[name]["Properties"]
+        assert props["Period"] * props["DatapointsToAlarm"] <= 5 * 60, name
