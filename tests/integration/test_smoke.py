@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from local_api.http_client import Client
 from tools.smoke import problems
-
-from .client import Client
 
 
 def test_the_smoke_test_passes_against_a_working_stage(client: Client) -> None:
