@@ -53,7 +53,7 @@ SCAN_VENV := .venv-scan
 # actionlint on .github/workflows, in a venv of its own (requirements-actionlint.txt says why
 # this package), pinned by the hashes of its wheels.
 ACTIONLINT_VENV := .venv-actionlint
-BANDIT_PATHS := layers/shared/python functions tools admin_cli local_api
+BANDIT_PATHS := layers/shared/python functions tools admin_cli local_api stack
 
 # checkov runs twice: with the defaults, and with every option on (the WAF, strict revocation,
 # deletion protection, the alarm e-mail), since it scans only the resources whose conditions

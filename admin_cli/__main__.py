@@ -1,7 +1,7 @@
 import sys
 
 from admin_cli import ACCOUNTS_FUNCTION
-from local_api.template import layer_python_dirs
+from stack.template import layer_python_dirs
 
 
 def run() -> None:

@@ -1,11 +1,11 @@
 """python -m admin_cli: create a user with a role (the first admin), reset a password, or rotate
 the signing key (with ``--revoke-previous``, the emergency rotation after the key leaked).
 
-The store is the running local server's (its state file, ``.local/server-<port>.json``) or a
-deployed stack's (``--stack-name``: table names from the stack's Outputs, settings from its
-Parameters, credentials and region from the usual AWS configuration). Users are made by the
-domain code with the settings of the function that makes them. The password is read from
-stdin, or asked for twice when stdin is a terminal; never from the command line.
+The store is the running local server's (the state file it writes, ``.local/server-<port>.json``,
+described in docs/LOCAL.md) or a deployed stack's (``--stack-name``: table names from the stack's
+Outputs, settings from its Parameters, credentials and region from the usual AWS configuration).
+Users are made by the domain code with the settings of the function that makes them. The
+password is read from stdin, or asked for twice when stdin is a terminal; never from the command line.
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ from typing import NoReturn, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from admin_cli import ACCOUNTS_FUNCTION
+from admin_cli import ACCOUNTS_FUNCTION, DEFAULT_PORT, default_state_file
 from books_api import aws
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
 from books_api.errors import ApiError, ConfigError
 from books_api.rotation import KeyRotation
 from books_api.users import ADMIN, READER, normalize_username
-from local_api.state import DEFAULT_PORT, default_state_file, read_state
-from local_api.template import Stack
+from stack.template import Stack
 
 ROLES = {"reader": (READER,), "admin": (READER, ADMIN)}
 # What boto3 needs to reach the local server's moto as its functions do.
@@ -69,7 +68,7 @@ def read_password(stdin: TextIO) -> str:
 def local_environment(state_file: Path) -> dict[str, str]:
     """The accounts function's environment in the local server, and boto3 pointed at its moto."""
     try:
-        state = read_state(state_file)
+        state = json.loads(state_file.read_text())
     except FileNotFoundError:
         raise Failure(f"No local server state at {state_file}: start the server with `make run`") from None
     environment = state["functions"][ACCOUNTS_FUNCTION]["environment"]

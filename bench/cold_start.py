@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from local_api.lambda_path import LambdaPath, site_packages
-from local_api.template import ROOT
+from stack.template import ROOT
 
 MARK = "COLD-START "
 

@@ -27,7 +27,7 @@ from moto import mock_aws  # noqa: E402
 
 from books_api.books import BookFields, BookRepository  # noqa: E402
 from books_api.pagination import PageTokens  # noqa: E402
-from local_api.template import Stack, create_resources  # noqa: E402
+from stack.template import Stack, create_resources  # noqa: E402
 
 REGION = "us-east-1"
 PAGE = 20

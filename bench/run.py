@@ -50,10 +50,11 @@ from books_api.config import TokenSettings  # noqa: E402
 from books_api.keys import SigningKey  # noqa: E402
 from books_api.tokens import LEEWAY_SECONDS, REQUIRED_CLAIMS, issue_access_token  # noqa: E402
 from local_api import REGION  # noqa: E402
-from local_api.extension import ExtensionServer, SecretsExtension  # noqa: E402
+from local_api.extension import ExtensionServer  # noqa: E402
 from local_api.lambda_path import BUILD_DIR, LambdaPath  # noqa: E402
 from local_api.runtime import FAKE_CREDENTIALS, function_environment  # noqa: E402
 from local_api.server import LocalServer  # noqa: E402
+from stack.extension import SecretsExtension  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
 EVENTS = ROOT / "events"
@@ -198,7 +199,7 @@ class Backend:
         from samcli.lib.providers.sam_function_provider import SamFunctionProvider  # noqa: PLC0415
         from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider  # noqa: PLC0415
 
-        from local_api.template import TEMPLATE  # noqa: PLC0415
+        from stack.template import TEMPLATE  # noqa: PLC0415
 
         stacks, _ = SamLocalStackProvider.get_stacks(
             str(TEMPLATE), parameter_overrides={}, global_parameter_overrides={"AWS::Region": REGION}

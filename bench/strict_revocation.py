@@ -28,8 +28,8 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from books_api import secret_source  # noqa: E402
-from local_api.extension import SecretsExtension  # noqa: E402
-from local_api.template import Stack, create_resources  # noqa: E402
+from stack.extension import SecretsExtension  # noqa: E402
+from stack.template import Stack, create_resources  # noqa: E402
 
 REGION = "us-east-1"
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"

@@ -21,6 +21,11 @@ answers differently from a deployed REST API, each noted where it is fixed:
 - a request body that is not UTF-8 (and matches no binary media type) reaches the function as
   text with each invalid byte replaced by U+FFFD, as API Gateway passes a text payload: garbled,
   never refused (SAM CLI: 502).
+
+This module is the local server's one patch of SAM CLI's private code. Those modules are not a
+public API (aws-sam-cli is pinned): tests/local_api/test_gateway.py records the SAM CLI code the
+overrides replace or rely on, and fails, naming this module and what to re-check, when an upgrade
+of SAM CLI changes it.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from samcli.local.apigw.local_apigw_service import LocalApigwService
 from samcli.local.apigw.route import Route
 
 from local_api.runtime import FunctionFailed, WorkerRunner
-from local_api.template import Stack, api_properties
+from stack.template import Stack, api_properties
 
 LOG = logging.getLogger("local_api")
 

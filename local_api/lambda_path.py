@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from local_api.template import ROOT, functions, layer_ids
+from stack.template import ROOT, functions, layer_ids
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 # What the Lambda python3.13 runtime provides besides the standard library (its bundled AWS SDK).

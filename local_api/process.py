@@ -19,7 +19,7 @@ from typing import Any, Self
 from urllib.error import URLError
 
 from local_api.state import read_state
-from local_api.template import ROOT
+from stack.template import ROOT
 
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0

@@ -29,7 +29,7 @@ from samcli.lib.providers.provider import Function
 from samcli.local.lambdafn.env_vars import EnvironmentVariables
 from samcli.local.lambdafn.exceptions import FunctionNotFound
 
-from local_api.template import ROOT, Stack, layer_python_dirs
+from stack.template import ROOT, Stack, layer_python_dirs
 
 LOG = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def function_environment(
     overrides, which like SAM CLI's apply only to declared variables), the variables Lambda sets,
     fake credentials (with ``session_token``), ``AWS_ENDPOINT_URL`` pointing boto3 at moto, and,
     when the function reads secrets through the extension (its port variable is set), the port of
-    the local server's emulator of it (``local_api/extension.py``)."""
+    the local server's emulator of it (``stack/extension.py``, served by ``local_api/extension.py``)."""
     file_overrides = {**overrides.get("Parameters", {}), **overrides.get(function.name, {})}
     resolved = EnvironmentVariables(
         function.name,

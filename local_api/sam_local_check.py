@@ -48,8 +48,8 @@ from pathlib import Path
 
 from local_api.http_client import Client
 from local_api.samlocal import CONFIG_ENVS, env_vars, host_architecture, local_parameters
-from local_api.template import ROOT
 from local_api.walk_through import Step, get_books_timings, percentiles, walk_through
+from stack.template import ROOT
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 CONTAINER_LABEL = "sam.cli.container.type=lambda"

@@ -28,7 +28,7 @@ from collections.abc import Collection
 from typing import Any
 
 from local_api import REGION, STACK_NAME
-from local_api.template import (
+from stack.template import (
     ROOT,
     Stack,
     environment_variables,

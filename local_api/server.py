@@ -31,12 +31,13 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from local_api import REGION, STACK_NAME, moto_atomic, moto_fast
-from local_api.extension import ExtensionServer, SecretsExtension
+from local_api import REGION, STACK_NAME, moto_patches
+from local_api.extension import ExtensionServer
 from local_api.gateway import Gateway
 from local_api.runtime import FAKE_CREDENTIALS, WorkerRunner, function_spec
 from local_api.state import DEFAULT_PORT, default_state_file, write_state
-from local_api.template import ROOT, TEMPLATE, Stack, create_resources, parameter_defaults
+from stack.extension import SecretsExtension
+from stack.template import ROOT, TEMPLATE, Stack, create_resources, parameter_defaults
 
 LOG = logging.getLogger("local_api")
 
@@ -124,10 +125,9 @@ class LocalServer:
 
     def start_moto(self) -> None:
         """moto's server, with the template's tables and secrets created in it, DynamoDB's
-        per-request atomicity (moto_atomic), which its threaded server would otherwise lack, and
-        its item reads written as JSON directly (moto_fast), which its serializer makes slow."""
-        moto_atomic.install()
-        moto_fast.install()
+        per-request atomicity, which its threaded server would otherwise lack, and its item reads
+        written as JSON directly, which its serializer makes slow (moto_patches)."""
+        moto_patches.install()
         self.moto = ThreadedMotoServer(ip_address=self.moto_host, port=self.moto_port, verbose=False)
         self.moto.start()
         clients = {service: self._moto_client(service) for service in ("dynamodb", "secretsmanager")}

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from local_api.template import ROOT
+from stack.template import ROOT
 
 STATE_DIR = ROOT / ".local"
 DEFAULT_PORT = 3000

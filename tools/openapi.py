@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from local_api.template import ROOT, layer_python_dirs, routes
+from stack.template import ROOT, layer_python_dirs, routes
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 TITLE = "Books API"

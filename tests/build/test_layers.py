@@ -37,7 +37,7 @@ from local_api.lambda_path import (
     standard_library,
 )
 from local_api.samlocal import created_resources
-from local_api.template import ROOT, Stack, functions, physical_name
+from stack.template import ROOT, Stack, functions, physical_name
 from tests.utils import assert_runs
 from tools.sam_transform import created
 

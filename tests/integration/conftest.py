@@ -21,7 +21,7 @@ import pytest
 
 from local_api.http_client import Client
 from local_api.process import ServerProcess
-from local_api.template import ROOT
+from stack.template import ROOT
 from tools.smoke import stack_api_url
 
 TEST_BCRYPT_COST = "4"

@@ -8,25 +8,18 @@ which line the attempts up at each guard's worst moment, are in tests/unit/test_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from local_api.http_client import Client, Reply
 from local_api.process import ServerProcess
-from tests.threads import race
+from tests.threads import at_once
 
 from .conftest import LOCAL_ENV_VARS, REMOTE, Target, User, password, unique
 
 THRESHOLD = 5  # LockoutThreshold's default
-
-
-def at_once(*calls: Callable[[], Reply]) -> list[Reply]:
-    """Each request in its own thread, released together; the replies, in order."""
-    replies = race(*calls, together=True, timeout=60)
-    assert all(isinstance(reply, Reply) for reply in replies), replies
-    return replies
 
 
 @pytest.fixture(scope="module")

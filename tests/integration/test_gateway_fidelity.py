@@ -7,7 +7,6 @@ exactly what a handler is given and what a client gets back when something goes 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,7 +19,8 @@ from local_api.http_client import Client, Reply
 from local_api.runtime import FunctionSpec
 from local_api.samlocal import created_resources
 from local_api.server import LocalServer
-from local_api.template import ROOT, physical_name
+from stack.template import ROOT, physical_name
+from tests.threads import at_once
 
 pytestmark = pytest.mark.local_only
 
@@ -206,16 +206,7 @@ def test_a_timeout_is_a_502_at_the_template_timeout_and_the_worker_is_replaced(c
 
 
 def overlapping(client: Client, count: int) -> list[dict]:
-    replies: list[dict] = []
-
-    def call() -> None:
-        replies.append(echoed(client.get("/health?sleep=0.3")))
-
-    threads = [threading.Thread(target=call) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    replies = at_once(*(lambda: echoed(client.get("/health?sleep=0.3")),) * count, timeout=10)
     return sorted(replies, key=lambda reply: reply["started"])
 
 

@@ -4,8 +4,6 @@ strict revocation and signing-key rotation."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import jwt
@@ -13,6 +11,7 @@ import pytest
 
 from local_api.http_client import Client
 from local_api.process import ServerProcess
+from tests.threads import at_once
 
 from .conftest import LOCAL_ENV_VARS, Target, User, unique
 
@@ -33,26 +32,10 @@ def test_refresh_rotates_and_a_reused_token_kills_the_newer_one(client: Client, 
     assert refresh(client, pair["refresh_token"])[0] == 401
 
 
-def simultaneously(count: int, call: Callable[[], int]) -> list[int]:
-    start = threading.Barrier(count)
-    statuses: list[int] = []
-
-    def attempt() -> None:
-        start.wait()
-        statuses.append(call())
-
-    threads = [threading.Thread(target=attempt) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(statuses)
-
-
 def test_six_simultaneous_refreshes_with_one_token_give_exactly_one_200(client: Client, reader: User) -> None:
     # Overlapping calls first, so that the refreshes meet warm execution environments side by side.
-    assert simultaneously(6, lambda: refresh(client, "warm-up")[0]) == [401] * 6
-    assert simultaneously(6, lambda: refresh(client, reader.refresh_token)[0]) == [
+    assert at_once(*(lambda: refresh(client, "warm-up")[0],) * 6) == [401] * 6
+    assert sorted(at_once(*(lambda: refresh(client, reader.refresh_token)[0],) * 6)) == [
         200,
         401,
         401,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import threading
@@ -11,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+import admin_cli
+from local_api import state
 from local_api.http_client import Client, Reply
 from local_api.process import ServerProcess
-from local_api.template import ROOT
+from stack.template import ROOT
+from tests.threads import at_once
 
 from .conftest import LOCAL_ENV_VARS, User, password, unique
 
@@ -112,18 +116,30 @@ def test_a_second_server_runs_beside_the_first_and_stops_leaving_no_process(
 def test_overlapping_invocations_scale_a_function_out_up_to_its_limit(
     local_server: ServerProcess, client: Client
 ) -> None:
-    start = threading.Barrier(8)
-
-    def call() -> None:
-        start.wait()
-        assert client.post("/auth/refresh", body={"refresh_token": "not-a-token"}).status == 401
-
-    threads = [threading.Thread(target=call) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    replies = at_once(*(lambda: client.post("/auth/refresh", body={"refresh_token": "not-a-token"}),) * 8)
+    assert [reply.status for reply in replies] == [401] * 8
     login_workers = [
         pid for pid, cwd in children(local_server.pid).items() if cwd == ROOT / "functions/login"
     ]
     assert 1 < len(login_workers) <= 4
+
+
+def documented_state() -> dict[str, set[str]]:
+    """Each key of docs/LOCAL.md's table of the state file -> the names its row quotes."""
+    section = (ROOT / "docs" / "LOCAL.md").read_text().split("### The state file\n", 1)[1].split("\n#", 1)[0]
+    rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| `")]
+    return {key.strip().strip("`"): set(re.findall(r"`([^`]+)`", value)) for key, value in rows}
+
+
+def test_the_state_file_holds_what_the_docs_say(local_server: ServerProcess) -> None:
+    documented, written = documented_state(), local_server.state
+    assert set(written) == set(documented)
+    assert set(written["stack"]) <= documented["stack"]
+    for function in written["functions"].values():
+        assert set(function) <= documented["functions"]
+
+
+def test_the_operator_cli_looks_for_the_state_file_where_the_server_writes_it() -> None:
+    assert admin_cli.DEFAULT_PORT == state.DEFAULT_PORT
+    for port in (state.DEFAULT_PORT, 5000, 43210):
+        assert admin_cli.default_state_file(port) == state.default_state_file(port)

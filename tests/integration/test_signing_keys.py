@@ -27,7 +27,7 @@ from books_api.keys import ROTATION_SKEW_SECONDS, key_id
 from local_api.http_client import Client
 from local_api.process import ServerProcess
 from local_api.runtime import FAKE_CREDENTIALS
-from tests.threads import race
+from tests.threads import at_once
 
 from .conftest import LOCAL_ENV_VARS, Target
 
@@ -131,7 +131,7 @@ def test_a_revocation_landing_amid_requests_leaves_the_leaked_key_verifying_noth
     new = secret.key("AWSCURRENT")
     calls = [books(keys.client, mint()) for mint in (earlier, forged) * 4]
     calls += [books(keys.client, secret.token(new, issued_at=int(time.time()))) for _ in range(4)]
-    assert race(*calls, together=True) == [401] * 8 + [200] * 4
+    assert at_once(*calls) == [401] * 8 + [200] * 4
     # A token the gateway had already let through keeps its cached answer for AuthorizerCacheTtlSeconds:
     # what the runbook's flush of the stage's authorizer cache is for (docs/SECURITY.md).
     assert keys.client.get("/books", token=seen).status == 200
@@ -151,5 +151,5 @@ def test_simultaneous_tokens_of_the_previous_key_pass_only_if_issued_before_the_
     after = [
         secret.token(previous, issued_at=signed_until + 1 + n, roles=("reader", "admin")) for n in range(6)
     ]
-    statuses = race(*(books(keys.client, token) for token in before + after), together=True)
+    statuses = at_once(*(books(keys.client, token) for token in before + after))
     assert statuses == [200] * 6 + [401] * 6

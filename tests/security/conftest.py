@@ -21,7 +21,7 @@ import pytest
 from local_api.http_client import Client
 from local_api.process import ServerProcess
 from local_api.runtime import FAKE_CREDENTIALS
-from local_api.template import functions, routes
+from stack.template import functions, routes
 from tests.integration.conftest import LOCAL_ENV_VARS, Target, User, password, unique
 
 from .harness import Secrets, Store

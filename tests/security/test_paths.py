@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from local_api.template import routes
+from stack.template import routes
 
 from .conftest import World, writable_tables
 from .harness import Headers, assert_refused, send

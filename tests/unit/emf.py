@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-PASSWORD = "violet-anchor-93-lantern"
 WRONG_PASSWORD = "wrong-password-1"
 
 

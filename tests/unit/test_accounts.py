@@ -12,8 +12,7 @@ import pytest
 
 from books_api import passwords
 from tests.unit.conftest import REGION, TEST_BCRYPT_COST, Functions, authorizer_context
-
-PASSWORD = "violet-anchor-93-lantern"
+from tests.utils import PASSWORD
 
 
 def signup(lambdas: Functions, username: str = "alice", password: str = PASSWORD) -> tuple[int, Any, dict]:

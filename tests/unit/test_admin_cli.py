@@ -17,12 +17,10 @@ import pytest
 
 from admin_cli import ACCOUNTS_FUNCTION
 from books_api.errors import Unauthorized
-from local_api.template import Stack
+from stack.template import Stack
+from tests.utils import NEW_PASSWORD, PASSWORD
 
 from .conftest import REGION, TEST_BCRYPT_COST
-
-PASSWORD = "a long enough passphrase"
-NEW_PASSWORD = "another long passphrase"
 
 
 @pytest.fixture

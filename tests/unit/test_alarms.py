@@ -28,10 +28,11 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Metrics
 
-from local_api.template import ROOT, Stack
+from stack.template import ROOT, Stack
 from tests.unit.conftest import REGION, FakeExtension, Functions, caller_context
 from tests.unit.conftest import STACK as STACK_NAME
-from tests.unit.emf import PASSWORD, WRONG_PASSWORD, Metric, published
+from tests.unit.emf import WRONG_PASSWORD, Metric, published
+from tests.utils import PASSWORD
 from tools.sam_transform import transformed
 
 # What AWS publishes: (namespace, metric) -> the sets of dimensions it publishes that metric with.

@@ -8,8 +8,8 @@ import boto3
 import pytest
 
 from tests.unit.conftest import REGION, Functions
+from tests.utils import ADMIN
 
-ADMIN = {"principalId": "a-1", "username": "admin", "roles": "reader,admin", "sid": "s"}
 READER = {"principalId": "r-1", "username": "alice", "roles": "reader", "sid": "s"}
 BOOK = {"title": "The Dispossessed", "author": "Ursula K. Le Guin", "year": 1974, "isbn": "978-0-06-051275-0"}
 MISSING = "00000000-0000-4000-8000-000000000000"

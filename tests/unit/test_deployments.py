@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local_api.template import ROOT, routes, template
+from stack.template import ROOT, routes, template
 from tools.sam_transform import transformed
 
 ALIAS = template()["Globals"]["Function"]["AutoPublishAlias"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from local_api.template import ROOT, routes
+from stack.template import ROOT, routes
 from tests.unit.conftest import Functions
 from tools import sample_events
 

@@ -24,12 +24,10 @@ from botocore.exceptions import (
 )
 
 from books_api import aws, budget
-from local_api.template import template
+from stack.template import template
 from tests.unit.conftest import METHOD_ARN, REGION, Functions, caller_context
+from tests.utils import ADMIN, NEW_PASSWORD, PASSWORD
 
-PASSWORD = "violet-anchor-93-lantern"
-NEW_PASSWORD = "copper-kettle-48-meadow"
-ADMIN = {"principalId": "a-1", "username": "admin", "roles": "reader,admin", "sid": "s"}
 BOOK = {"title": "The Dispossessed", "author": "Ursula K. Le Guin"}
 MISSING_BOOK = "00000000-0000-4000-8000-000000000000"
 

@@ -21,9 +21,9 @@ from books_api.errors import BadRequest
 from books_api.models import BookInput, Signup
 from books_api.users import normalize_username
 from tests.unit.conftest import Functions
+from tests.utils import ADMIN, PASSWORD
 
 FAST = settings(max_examples=400, deadline=None)
-PASSWORD = "violet-anchor-93-lantern"
 
 # Every code point but lone surrogates, which no JSON text carries as Unicode (pydantic refuses them).
 any_char = st.characters(codec="utf-8")
@@ -168,12 +168,11 @@ def test_other_years_are_refused(year: Any) -> None:
 
 
 def test_a_book_the_api_sent_may_be_sent_back(lambdas: Functions) -> None:
-    admin = {"principalId": "a-1", "username": "admin", "roles": "reader,admin", "sid": "s"}
     status, book, _ = lambdas.call(
-        "books", "POST", "/books", body={"title": "T", "author": "A"}, authorizer=admin
+        "books", "POST", "/books", body={"title": "T", "author": "A"}, authorizer=ADMIN
     )
     assert status == 201
-    path = {"resource": "/books/{id}", "path_parameters": {"id": book["id"]}, "authorizer": admin}
+    path = {"resource": "/books/{id}", "path_parameters": {"id": book["id"]}, "authorizer": ADMIN}
     status, again, _ = lambdas.call("books", "PUT", f"/books/{book['id']}", body=book, **path)
     assert status == 200
     assert again["created_at"] == book["created_at"] and again["id"] == book["id"]

@@ -19,7 +19,7 @@ import boto3
 import jwt
 import pytest
 
-from local_api.template import ROOT, functions, template
+from stack.template import ROOT, functions, template
 from tests.unit.conftest import REGION, Functions, caller_context
 
 PASSWORD = "Sentinel-pass-7f3a9c-lantern"

@@ -8,7 +8,8 @@ from collections import Counter
 import pytest
 
 from tests.unit.conftest import FakeExtension, Functions, caller_context
-from tests.unit.emf import PASSWORD, WRONG_PASSWORD, published
+from tests.unit.emf import WRONG_PASSWORD, published
+from tests.utils import PASSWORD
 
 
 def names(metrics: list) -> Counter[str]:

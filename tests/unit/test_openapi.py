@@ -9,11 +9,10 @@ from typing import Any
 import jsonschema
 from openapi_spec_validator import validate
 
-from local_api.template import routes
+from stack.template import routes
 from tests.unit.conftest import Functions, caller_context
+from tests.utils import ADMIN, PASSWORD
 from tools import openapi
-
-ADMIN = {"principalId": "a-1", "username": "admin", "roles": "reader,admin", "sid": "s"}
 
 
 def committed() -> dict:
@@ -63,7 +62,7 @@ def test_success_statuses_are_the_ones_the_handlers_answer_with(lambdas: Functio
     status, _, _ = lambdas.call("books", "DELETE", f"/books/{book['id']}", **path)
     assert str(status) in responses["/books/{id}"]["delete"]["responses"]
     status, _, _ = lambdas.call(
-        "signup", "POST", "/auth/signup", body={"username": "alice", "password": "violet-anchor-93-lantern"}
+        "signup", "POST", "/auth/signup", body={"username": "alice", "password": PASSWORD}
     )
     assert str(status) in responses["/auth/signup"]["post"]["responses"]
 

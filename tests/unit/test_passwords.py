@@ -7,6 +7,7 @@ import pytest
 
 from books_api import passwords
 from books_api.errors import BadRequest
+from tests.utils import PASSWORD
 from tools import common_passwords
 
 COST = 4
@@ -102,9 +103,9 @@ def test_the_dummy_hash_is_a_real_bcrypt_hash_at_the_cost(cost: int) -> None:
 def test_a_hash_of_a_lower_cost_is_padded_to_the_work_of_the_configured_one(
     bcrypt_costs: list[int], stored: int
 ) -> None:
-    hashed = passwords.hash_password("violet-anchor-93", cost=stored)
+    hashed = passwords.hash_password(PASSWORD, cost=stored)
     costs = bcrypt_costs
-    assert passwords.verify_password("violet-anchor-93", hashed, cost=7)
+    assert passwords.verify_password(PASSWORD, hashed, cost=7)
     assert not passwords.verify_password("wrong-password-1", hashed, cost=7)
     # bcrypt's work is 2**cost: the checks of each call add up to one check at cost 7.
     assert costs[: len(costs) // 2] == costs[len(costs) // 2 :]
@@ -115,12 +116,12 @@ def test_a_hash_of_a_lower_cost_is_padded_to_the_work_of_the_configured_one(
 def test_no_usable_hash_costs_one_check_at_the_configured_cost(
     bcrypt_costs: list[int], password_hash: str | None
 ) -> None:
-    assert not passwords.verify_password("violet-anchor-93", password_hash, cost=5)
+    assert not passwords.verify_password(PASSWORD, password_hash, cost=5)
     assert bcrypt_costs == [5]
 
 
 @pytest.mark.parametrize(("stored", "configured", "expected"), [(4, 4, False), (4, 5, True), (6, 5, True)])
 def test_a_hash_of_another_cost_needs_a_rehash(stored: int, configured: int, expected: bool) -> None:
-    hashed = passwords.hash_password("violet-anchor-93", cost=stored)
+    hashed = passwords.hash_password(PASSWORD, cost=stored)
     assert passwords.cost_of(hashed) == stored
     assert passwords.needs_rehash(hashed, cost=configured) is expected

@@ -23,7 +23,7 @@ import cfnlint
 import pytest
 from samcli.yamlhelper import yaml_parse
 
-from local_api.template import ROOT, resources, template
+from stack.template import ROOT, resources, template
 from tools.sam_transform import transformed
 
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -35,6 +35,7 @@ from books_api.tokens import ACCESS_TOKEN_TYPE, AccessClaims, InvalidToken, veri
 from books_api.users import normalize_username
 from tests.unit.conftest import Functions
 from tests.unit.conftest import claims as token_claims
+from tests.utils import ADMIN
 
 FAST = settings(max_examples=300, deadline=None)
 SLOW = settings(
@@ -418,7 +419,6 @@ def test_a_signed_token_with_any_value_in_one_claim_is_verified_or_invalid_token
 
 # --- the handlers, end to end ------------------------------------------------------------------
 
-ADMIN = {"principalId": "a-1", "username": "admin", "roles": "reader,admin", "sid": "s"}
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/GET/books"
 
 

@@ -40,9 +40,8 @@ from tests.unit.conftest import (
     signed_token,
     signing_secret,
 )
+from tests.utils import ADMIN, NEW_PASSWORD, PASSWORD
 
-PASSWORD = "violet-anchor-93-lantern"
-ADMIN = {"principalId": "a-1", "username": "admin", "roles": "reader,admin", "sid": "s"}
 _WRITES = frozenset({"put_item", "update_item", "delete_item", "transact_write_items"})
 
 
@@ -220,7 +219,7 @@ def test_simultaneous_password_changes_leave_exactly_one_new_password(lambdas: F
     )
     claims = jwt.decode(first["access_token"], options={"verify_signature": False})
     caller = {"principalId": claims["sub"], "username": "alice", "roles": "reader", "sid": claims["sid"]}
-    new_passwords = [f"copper-kettle-48-meadow-{n}" for n in range(3)]
+    new_passwords = [f"{NEW_PASSWORD}-{n}" for n in range(3)]
     # The change is one transaction of the users repository (with the new session's writes).
     modules = writing_together(lambdas, "signup", len(new_passwords), lambda module: module.accounts.users)
     results = race(
@@ -304,7 +303,7 @@ def test_of_twelve_simultaneous_wrong_passwords_at_most_five_are_checked(
             return call(
                 module, "POST", "/auth/login", body={"username": "alice", "password": f"wrong-guess-{n}"}
             )
-        body = {"current_password": f"wrong-guess-{n}", "new_password": "copper-kettle-48-meadow"}
+        body = {"current_password": f"wrong-guess-{n}", "new_password": NEW_PASSWORD}
         return call(module, "POST", "/users/me/password", body=body, authorizer=caller_of(pair))
 
     results = race(
@@ -383,7 +382,7 @@ def test_a_refresh_racing_a_password_change_issues_nothing_once_the_change_is_in
             changer,
             "POST",
             "/users/me/password",
-            body={"current_password": PASSWORD, "new_password": "copper-kettle-48-meadow"},
+            body={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
             authorizer=caller_of(pair),
         ),
     )

@@ -15,10 +15,10 @@ import pytest
 from books_api.keys import ROTATION_SKEW_SECONDS, KeyRing, key_id
 from books_api.rotation import KeyRotation, RotationError
 from books_api.secret_source import ExtensionSecrets, SecretNotFound, SecretVersion
-from local_api.extension import SecretsExtension
+from stack.extension import SecretsExtension
 from tests.unit.conftest import REGION, FakeExtension, Functions, signed_token, signing_secret
+from tests.utils import PASSWORD
 
-PASSWORD = "violet-anchor-93-lantern"
 # How long ago a rotation in these tests took place (FakeExtension.age): longer than the key cache
 # time and the skew, shorter than a token's lifetime, so tokens the previous key signed on either
 # side of its bound are still unexpired.

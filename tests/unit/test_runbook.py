@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from local_api.template import ROOT, api_properties
+from stack.template import ROOT, api_properties
 
 RUNBOOK = ROOT / "docs" / "OPERATIONS.md"
 LINKING = [

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from local_api.template import ROOT, template
+from stack.template import ROOT, template
 
 
 def config() -> dict:

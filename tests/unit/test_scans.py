@@ -13,7 +13,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from local_api.template import ROOT
+from stack.template import ROOT
 from tools.sam_transform import transformed, with_defaults
 
 # Each minimum is the first release without a known vulnerability that affects this code, or with

@@ -28,9 +28,10 @@ from books_api.secret_source import (
     created_date,
     from_environment,
 )
-from local_api.extension import SecretsExtension
-from local_api.template import ROOT, Stack
+from stack.extension import SecretsExtension
+from stack.template import ROOT, Stack
 from tests.unit.conftest import REGION, FakeExtension, Functions
+from tests.utils import ADMIN
 
 SESSION = "unit-test-session-token"
 
@@ -370,13 +371,12 @@ def test_without_the_extension_secrets_come_from_getsecretvalue(stack: Stack, se
 def test_a_warm_books_function_reads_the_page_key_once(
     lambdas: Functions, secrets_extension: FakeExtension
 ) -> None:
-    admin = {"principalId": "a-1", "username": "admin", "roles": "reader,admin", "sid": "s"}
     for number in range(3):
-        lambdas.call("books", "POST", "/books", body={"title": f"T{number}", "author": "A"}, authorizer=admin)
+        lambdas.call("books", "POST", "/books", body={"title": f"T{number}", "author": "A"}, authorizer=ADMIN)
     next_token = None
     for _ in range(20):
         query = {"limit": "1", **({"next_token": next_token} if next_token else {})}
-        _, page, _ = lambdas.call("books", "GET", "/books", query=query, authorizer=admin)
+        _, page, _ = lambdas.call("books", "GET", "/books", query=query, authorizer=ADMIN)
         next_token = page["next_token"]
     assert secrets_extension.requests == [(lambdas.stack.ref("PageTokenSecret"), "AWSCURRENT")]
 

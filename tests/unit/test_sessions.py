@@ -13,9 +13,7 @@ import pytest
 
 from books_api.tokens import refresh_token_digest
 from tests.unit.conftest import REGION, Functions, caller_context
-
-PASSWORD = "violet-anchor-93-lantern"
-NEW_PASSWORD = "copper-kettle-48-meadow"
+from tests.utils import NEW_PASSWORD, PASSWORD
 
 
 def signup(lambdas: Functions, username: str = "alice") -> dict[str, Any]:

@@ -49,7 +49,7 @@ def test_a_broken_stage_is_reported(stage: dict, path: str, answer: tuple[int, s
 def test_the_unsigned_token_has_the_shape_the_gateway_passes_to_the_authorizer() -> None:
     import re
 
-    from local_api.template import api_properties
+    from stack.template import api_properties
 
     identity = api_properties()["Auth"]["Authorizers"]["JwtAuthorizer"]["Identity"]
     assert re.fullmatch(identity["ValidationExpression"], f"Bearer {smoke.UNSIGNED_TOKEN}")

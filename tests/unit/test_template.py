@@ -16,10 +16,10 @@ import pytest
 
 from books_api import aws, passwords
 from books_api.permissions import PROTECTED_ROUTES
-from local_api.template import Stack, functions, resources, routes, template
+from stack.template import Stack, functions, resources, routes, template
 from tests.unit.conftest import REGION, Functions
+from tests.utils import NEW_PASSWORD, PASSWORD
 
-PASSWORD = "violet-anchor-93-lantern"
 OPEN_ROUTES = {
     ("POST", "/auth/signup"),
     ("POST", "/auth/login"),
@@ -226,7 +226,7 @@ def _scenario(lambdas: Functions, rotate: Any) -> None:
             "signup",
             "POST",
             "/users/me/password",
-            body={"current_password": current, "new_password": "copper-kettle-48-meadow"},
+            body={"current_password": current, "new_password": NEW_PASSWORD},
             authorizer=caller,
         )
     lambdas.call(

@@ -16,9 +16,8 @@ import pytest
 
 from books_api import secret_source
 from tests.unit.conftest import FakeExtension, Functions, caller_context
+from tests.utils import ADMIN, PASSWORD
 
-PASSWORD = "quiet-harbour-41-lantern"
-ADMIN = {"principalId": "a-1", "username": "admin", "roles": "reader,admin", "sid": "s"}
 TOKEN_PAIR = ["access_token", "expires_in", "refresh_token", "token_type"]
 BOOK = ["author", "created_at", "id", "title", "updated_at"]
 # What the flow must come to, whichever way the secrets are read.

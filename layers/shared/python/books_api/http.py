@@ -5,16 +5,11 @@ the mapping of errors to JSON responses, and the caller named by the authorizer.
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
-    OpenAPIRequestValidationMiddleware,
-)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -32,6 +27,7 @@ from books_api.errors import (
     UnsupportedMediaType,
 )
 from books_api.observability import logger
+from books_api.powertools_patches import WholePathResolver, check_before_validation
 
 MAX_BODY_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -80,18 +76,12 @@ def _check_json_shape(event: Any) -> None:
         raise BadRequest("Invalid request", errors=[{"field": "body", "message": "must be a JSON object"}])
 
 
-class _BodyGuardedValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools' request validation, after the size, content-type and JSON object checks.
-
-    Powertools runs request validation before any user middleware, and it would parse a form
-    or a multi-megabyte body before a middleware could refuse it; so the checks run here.
-    """
-
-    def handler(self, app: Any, next_middleware: Any) -> Response[Any]:
-        _check_body(app.current_event)
-        if app.context["_route"].dependant.body_params:
-            _check_json_shape(app.current_event)
-        return super().handler(app, next_middleware)
+def _check_request(event: Any, takes_body: bool) -> None:
+    """The size, content-type and JSON object checks, before Powertools parses and validates a
+    body (books_api.powertools_patches)."""
+    _check_body(event)
+    if takes_body:
+        _check_json_shape(event)
 
 
 def _field(location: Any) -> str:
@@ -121,25 +111,13 @@ def _within_time_budget(app: APIGatewayRestResolver, next_middleware: Any) -> Re
         return response
 
 
-class _Resolver(APIGatewayRestResolver):
-    """Powertools' REST resolver with routes that match the whole path.
-
-    Its route patterns end in ``$``, which also matches before a final newline: ``/books/%0A``
-    reached the list and ``DELETE /books/<id>%0A`` deleted book ``<id>``. ``\\Z`` ends them.
-    """
-
-    @staticmethod
-    def _compile_regex(rule: str, base_regex: str = "") -> re.Pattern[str]:
-        return ApiGatewayResolver._compile_regex(rule, r"^{}/*\Z")
-
-
 def resolver() -> APIGatewayRestResolver:
     cors = CORSConfig(
         allow_origin=cors_allow_origin(), allow_headers=["Authorization", "Content-Type"], max_age=600
     )
     # A response that breaks its route's declared type is our bug: a 500, never a client's 400.
-    app = _Resolver(cors=cors, enable_validation=True, response_validation_error_http_code=500)
-    app._request_validation_middleware = _BodyGuardedValidation()
+    app = WholePathResolver(cors=cors, enable_validation=True, response_validation_error_http_code=500)
+    check_before_validation(app, _check_request)
     app.use(middlewares=[_within_time_budget])
 
     @app.exception_handler(ApiError)

@@ -23,7 +23,7 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
 from local_api.samlocal import CONFIG_ENVS, host_architecture, local_parameters
-from local_api.template import ROOT, TEMPLATE, resources, template
+from stack.template import ROOT, TEMPLATE, resources, template
 from tests.utils import EXTENSION_PORT, SECRET_READERS, assert_runs
 from tools.sam_transform import created
 

@@ -1,9 +1,9 @@
 """template.yaml read as data: its functions, routes and environments, with intrinsics resolved.
 
-The local server and the unit tests both build their world from here, so neither can drift from
-the template: tables and secrets are created from its own definitions, and each function gets
+The local server, the operator CLI and the tests build their world from here, so none can drift
+from the template: tables and secrets are created from its own definitions, and each function gets
 exactly the environment variables the template gives it, with ``!Ref``, ``!Sub`` and ``!GetAtt``
-resolved to the local names.
+resolved to the local names (or, for a deployed stack, to those its Outputs name).
 """
 
 from __future__ import annotations

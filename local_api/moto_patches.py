@@ -1,5 +1,15 @@
-"""Two costs of moto's DynamoDB that grow with the data, taken out for the local server.
+"""moto's DynamoDB as the local server runs it: the local server's one patch of moto's private code.
 
+Each correction below names the behaviour of the pinned moto (5.2.5) it corrects. moto's classes
+are not a public API: tests/local_api/test_moto_patches.py records the code patched here and fails,
+naming this module and what to re-check, when an upgrade of moto changes it. The unit tests run on
+moto as it is (the functions' client making its calls one at a time instead).
+
+- Atomicity. DynamoDB evaluates a write's condition and applies the write as one step, and a
+  transaction's conditions and writes all together. moto checks and writes in separate Python
+  steps, so two of its server's threads can both pass a condition that only one should.
+  Serialising moto's DynamoDB writes (and the reads beside them) restores the guarantee the code
+  relies on: of racing conditional writes, exactly one wins.
 - Serialising. moto 5 writes every response by walking the operation's output shape in
   botocore's model, value by value: about 1.5 ms per book on this machine, so most of a 20-book
   GET /books through the local server was moto writing the Query's answer (docs/PERFORMANCE.md).
@@ -13,7 +23,7 @@
   slower with every session stored. Here a transaction copies only the items it names, and puts
   them back if it fails; moto's own code runs unchanged, its table copies made free.
 
-tests/unit/test_moto_fast.py checks answers and rollbacks against moto's own.
+The same tests check answers and rollbacks against moto's own.
 """
 
 from __future__ import annotations
@@ -30,10 +40,33 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 
-from local_api import moto_atomic
-
+LOCK = threading.RLock()
+_ATOMIC = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query")
 OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 CONTENT_TYPE = "application/x-amz-json-1.0"
+# What install() replaces: (owner, attribute).
+PATCHED: tuple[tuple[Any, str], ...] = (
+    *((DynamoDBBackend, name) for name in _ATOMIC),
+    (DynamoResult, "execute_result"),
+    (dynamodb_models, "copy"),
+)
+
+
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with LOCK:
+            return method(*args, **kwargs)
+
+    locked.__books_api_atomic__ = True  # type: ignore[attr-defined]
+    return locked
+
+
+def _install_atomicity() -> None:
+    for name in _ATOMIC:
+        method = getattr(DynamoDBBackend, name)
+        if not getattr(method, "__books_api_atomic__", False):
+            setattr(DynamoDBBackend, name, _serialised(method))
 
 
 def plain(value: Any) -> bool:
@@ -96,8 +129,8 @@ def _put_back(items: list[tuple[Any, ...]]) -> None:
 def _transact_write_items(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        # Under moto_atomic's lock: the copies are taken, and put back, with no other write between.
-        with moto_atomic.LOCK:
+        # Under the lock: the copies are taken, and put back, with no other write between.
+        with LOCK:
             try:
                 named = _named_items(self, transact_items)
             except Exception:  # a malformed request: moto's own code says why, as it would
@@ -116,8 +149,9 @@ def _transact_write_items(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install() -> None:
-    """Make moto's DynamoDB write item reads as JSON directly, and back transactions up by item
-    (idempotent)."""
+    """Make moto's DynamoDB apply each request atomically, write item reads as JSON directly, and
+    back transactions up by item (idempotent)."""
+    _install_atomicity()
     if not getattr(DynamoDBBackend.transact_write_items, "__books_api_fast__", False):
         dynamodb_models.copy = _CopyKeepingTables()  # type: ignore[assignment]
         DynamoDBBackend.transact_write_items = _transact_write_items(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]

@@ -10,7 +10,7 @@ from samcli.local.lambdafn.env_vars import EnvironmentVariables
 
 from local_api import REGION, STACK_NAME
 from local_api.samlocal import DOCKER_MOTO_ENDPOINT, ENDPOINT_VARIABLE, env_vars
-from local_api.template import ROOT, Stack, create_resources, environment_variables, functions
+from stack.template import ROOT, Stack, create_resources, environment_variables, functions
 
 ENV_JSON = ROOT / "events" / "env.json"
 
