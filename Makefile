@@ -43,7 +43,7 @@ integration: venv
 	$(BIN)/pytest tests/integration
 
 # Branch coverage of the shared layer and the handlers is printed, with a floor (.coveragerc).
-test: lint validate scan fuzz
+test: lint typecheck validate scan fuzz
 	$(BIN)/pytest --cov --cov-config=.coveragerc --cov-report=term:skip-covered
 
 # Static scans, offline: cfn-lint on the template; checkov on the template after the SAM transform
