@@ -488,18 +488,40 @@ def secrets_calls(backend: Backend, *, invocations: int) -> dict[str, Any]:
 # --- warm: login against bcrypt ------------------------------------------------------------------
 
 
-def logins(backend: Backend, *, rounds: int) -> dict[str, Any]:
+def _login_function(backend: Backend) -> tuple[Any, dict[str, str], str]:
+    """The login function at production's bcrypt cost, its environment, and a user of PASSWORD."""
     env = {
         **backend.environments["LoginFunction"],
         "BCRYPT_COST": RATIO_BCRYPT_COST,
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
     module = load_function("LoginFunction", env)
-    context = Context()
     known = f"known-{uuid.uuid4().hex[:12]}"
     with environment(env):
-        user = module.accounts.set_user(known, PASSWORD, ("reader",))
-        stored = module.accounts.users.get(user.username)
+        module.accounts.set_user(known, PASSWORD, ("reader",))
+    return module, env, known
+
+
+def _rotated_medians(
+    steps: list[tuple[str, Callable[[], None]]], rounds: int, *, between: Callable[[], None] | None = None
+) -> dict[str, float]:
+    """Each step once per round, their order rotating each round: the median of each, in ms.
+    ``between`` runs untimed after each round."""
+    timings: dict[str, list[float]] = {name: [] for name, _ in steps}
+    for round_number in range(rounds):
+        shift = round_number % len(steps)
+        for name, function in steps[shift:] + steps[:shift]:
+            timings[name].append(_timed(function, 1))
+        if between is not None:
+            between()
+    return {name: median(values) * 1000 for name, values in timings.items()}
+
+
+def logins(backend: Backend, *, rounds: int) -> dict[str, Any]:
+    module, env, known = _login_function(backend)
+    context = Context()
+    with environment(env):
+        stored = module.accounts.users.get(known)
     prehashed = passwords._prehash(PASSWORD)
     stored_hash = stored.password_hash.encode("ascii")
     assert stored_hash.startswith(f"$2b${RATIO_BCRYPT_COST}$".encode())
@@ -522,15 +544,10 @@ def logins(backend: Backend, *, rounds: int) -> dict[str, Any]:
     known_login()
     unknown_login()  # warm: clients built, the key read
     log(f"logins at bcrypt cost {RATIO_BCRYPT_COST}: {rounds} rounds of known, unknown, checkpw, rotated")
-    timings: dict[str, list[float]] = {"known": [], "unknown": [], "checkpw": []}
-    steps = [("known", known_login), ("unknown", unknown_login), ("checkpw", checkpw)]
-    for round_number in range(rounds):
-        shift = round_number % len(steps)
-        for name, function in steps[shift:] + steps[:shift]:
-            timings[name].append(_timed(function, 1))
-    known_ms, unknown_ms, checkpw_ms = (
-        median(timings[name]) * 1000 for name in ("known", "unknown", "checkpw")
+    medians = _rotated_medians(
+        [("known", known_login), ("unknown", unknown_login), ("checkpw", checkpw)], rounds
     )
+    known_ms, unknown_ms, checkpw_ms = (medians[name] for name in ("known", "unknown", "checkpw"))
     return {
         "login_vs_bcrypt_ratio": round(known_ms / checkpw_ms, 3),
         "unknown_vs_known_login_ratio": round(unknown_ms / known_ms, 3),
@@ -550,18 +567,12 @@ def logins_after_cost_change(backend: Backend, *, rounds: int) -> dict[str, Any]
     two 401s an attacker compares. Without the padding in passwords.verify_password the known
     user's answer takes half as long (bcrypt's work doubles with each step of cost)."""
     old_cost = int(RATIO_BCRYPT_COST) - 1
-    env = {
-        **backend.environments["LoginFunction"],
-        "BCRYPT_COST": RATIO_BCRYPT_COST,
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
-    module = load_function("LoginFunction", env)
+    module, env, known = _login_function(backend)
     context = Context()
-    known = f"known-{uuid.uuid4().hex[:12]}"
     with environment(env):
-        user = module.accounts.set_user(known, PASSWORD, ("reader",))
+        user = module.accounts.users.get(known)
         module.accounts.users.replace_hash(user, passwords.hash_password(PASSWORD, cost=old_cost))
-        stored = module.accounts.users.get(user.username).password_hash
+        stored = module.accounts.users.get(known).password_hash
     assert passwords.cost_of(stored) == old_cost
 
     def failed_login(username: str) -> None:
@@ -581,13 +592,8 @@ def logins_after_cost_change(backend: Backend, *, rounds: int) -> dict[str, Any]
         function()
     forget_failures()
     log(f"failed logins after a cost change ({old_cost} -> {RATIO_BCRYPT_COST}): {rounds} rounds")
-    timings: dict[str, list[float]] = {"known": [], "unknown": []}
-    for round_number in range(rounds):
-        shift = round_number % len(steps)
-        for name, function in steps[shift:] + steps[:shift]:
-            timings[name].append(_timed(function, 1))
-        forget_failures()
-    known_ms, unknown_ms = (median(timings[name]) * 1000 for name in ("known", "unknown"))
+    medians = _rotated_medians(steps, rounds, between=forget_failures)
+    known_ms, unknown_ms = medians["known"], medians["unknown"]
     return {
         "unknown_vs_known_login_ratio_after_cost_change": round(unknown_ms / known_ms, 3),
         "details": {
