@@ -43,6 +43,7 @@ def measure(size: int, pages: int) -> dict[str, Any]:
             Stack(name=f"pages-{size}", region=REGION),
             boto3.client("dynamodb", region_name=REGION),
             boto3.client("secretsmanager", region_name=REGION),
+            boto3.client("kms", region_name=REGION),
         )
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         scanned: list[int] = []

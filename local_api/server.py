@@ -130,8 +130,8 @@ class LocalServer:
         moto_patches.install()
         self.moto = ThreadedMotoServer(ip_address=self.moto_host, port=self.moto_port, verbose=False)
         self.moto.start()
-        clients = {service: self._moto_client(service) for service in ("dynamodb", "secretsmanager")}
-        create_resources(self.stack, clients["dynamodb"], clients["secretsmanager"])
+        clients = {service: self._moto_client(service) for service in ("dynamodb", "secretsmanager", "kms")}
+        create_resources(self.stack, clients["dynamodb"], clients["secretsmanager"], clients["kms"])
 
     def _moto_client(self, service: str) -> Any:
         return boto3.client(

@@ -243,11 +243,12 @@ def physical_name(stack_name: str, logical_id: str) -> str:
     return f"{stack_name}-{logical_id}"
 
 
-def create_resources(stack: Stack, dynamodb: Any, secretsmanager: Any) -> Stack:
-    """Create the template's tables and secrets through the given clients (moto's), named after ``stack``.
+def create_resources(stack: Stack, dynamodb: Any, secretsmanager: Any, kms: Any) -> Stack:
+    """Create the template's tables, secrets and KMS keys through the given clients (moto's),
+    named after ``stack``.
 
     Tables get the template's own key schema, indexes and TTL; secrets a random value of the
-    template's length, as ``GenerateSecretString`` would.
+    template's length, as ``GenerateSecretString`` would; keys are symmetric, as the template's.
     """
     for logical_id, res in resources("AWS::DynamoDB::Table").items():
         props = res["Properties"]
@@ -274,4 +275,8 @@ def create_resources(stack: Stack, dynamodb: Any, secretsmanager: Any) -> Stack:
         arn = secretsmanager.create_secret(Name=name, SecretString=value)["ARN"]
         stack.physical[logical_id] = arn
         stack.arns[logical_id] = arn
+    for logical_id, res in resources("AWS::KMS::Key").items():
+        metadata = kms.create_key(Description=res["Properties"].get("Description", logical_id))["KeyMetadata"]
+        stack.physical[logical_id] = metadata["KeyId"]
+        stack.arns[logical_id] = metadata["Arn"]
     return stack

@@ -1,4 +1,4 @@
-"""POST /auth/login (JSON or Basic), POST /auth/refresh and POST /auth/logout."""
+"""POST /auth/login (JSON or Basic), POST /auth/mfa, POST /auth/refresh and POST /auth/logout."""
 
 from typing import Annotated, Any
 
@@ -12,7 +12,7 @@ from books_api import http
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
 from books_api.errors import BadRequest, CredentialsRefused, RefreshTokenReused, TooManyRequests, Unauthorized
-from books_api.models import Credentials, LogoutRequest, RefreshRequest, TokenPair
+from books_api.models import Credentials, LogoutRequest, MfaChallenge, MfaCompletion, RefreshRequest, TokenPair
 from books_api.observability import logger, metrics, tracer
 
 accounts = Accounts.from_settings(AccountSettings.from_env())
@@ -20,7 +20,7 @@ app = http.resolver()
 
 
 @app.post("/auth/login")
-def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response[TokenPair]:
+def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response[TokenPair | MfaChallenge]:
     basic = http.basic_credentials(app)
     if (basic is None) == (credentials is None):
         raise BadRequest("Send credentials either as a JSON body or with Basic authorization, not both")
@@ -39,8 +39,28 @@ def login(credentials: Annotated[Credentials | None, Body()] = None) -> Response
         metrics.add_metric(name="LoginsLockedOut", unit=MetricUnit.Count, value=1)
         logger.info("Login refused: locked out", extra={"source_ip": http.source_ip(app)})
         raise
+    if pair.get("mfa_required"):
+        logger.info("Password accepted; a code is required", extra={"user_id": user.id})
+        return http.json_response(200, MfaChallenge.model_validate(pair), http.NO_STORE)
     metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     logger.info("Login succeeded", extra={"user_id": user.id})
+    return http.json_response(200, TokenPair.model_validate(pair), http.NO_STORE)
+
+
+@app.post("/auth/mfa")
+def complete_mfa(completion: Annotated[MfaCompletion, Body()]) -> Response[TokenPair]:
+    try:
+        user, pair = accounts.complete_mfa(completion.mfa_token, completion.code)
+    except Unauthorized:
+        metrics.add_metric(name="MfaFailures", unit=MetricUnit.Count, value=1)
+        logger.info("MFA sign-in refused", extra={"source_ip": http.source_ip(app)})
+        raise
+    except TooManyRequests:
+        metrics.add_metric(name="LoginsLockedOut", unit=MetricUnit.Count, value=1)
+        logger.info("MFA sign-in refused: locked out", extra={"source_ip": http.source_ip(app)})
+        raise
+    metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
+    logger.info("Login succeeded with a second factor", extra={"user_id": user.id})
     return http.json_response(200, TokenPair.model_validate(pair), http.NO_STORE)
 
 

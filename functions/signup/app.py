@@ -1,4 +1,5 @@
-"""POST /auth/signup, GET /users/me and POST /users/me/password."""
+"""The user's own account: POST /auth/signup, GET and DELETE /users/me, POST /users/me/password,
+and multi-factor sign-in (POST /users/me/mfa/totp, .../confirm, DELETE /users/me/mfa)."""
 
 from typing import Annotated, Any
 
@@ -11,7 +12,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from books_api import http
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
-from books_api.models import PasswordChange, Signup, SignupResult, TokenPair, UserProfile
+from books_api.models import (
+    AccountDeletion,
+    MfaRemoval,
+    PasswordChange,
+    RecoveryCodes,
+    Signup,
+    SignupResult,
+    TokenPair,
+    TotpConfirmation,
+    TotpEnrolment,
+    UserProfile,
+)
 from books_api.observability import logger, metrics, tracer
 
 accounts = Accounts.from_settings(AccountSettings.from_env())
@@ -45,6 +57,46 @@ def change_password(change: Annotated[PasswordChange, Body()]) -> Response[Token
     )
     logger.info("Password changed; earlier sessions revoked", extra={"user_id": caller.subject})
     return http.json_response(200, TokenPair.model_validate(pair), http.NO_STORE)
+
+
+@app.delete("/users/me")
+def delete_me(deletion: Annotated[AccountDeletion, Body()]) -> Response[None]:
+    caller = http.caller(app)
+    accounts.delete_account(
+        subject=caller.subject, username=caller.username, password=deletion.password, code=deletion.code
+    )
+    metrics.add_metric(name="AccountsDeleted", unit=MetricUnit.Count, value=1)
+    logger.info("Account deleted by its user", extra={"user_id": caller.subject})
+    return Response(status_code=204, headers=http.NO_STORE)
+
+
+@app.post("/users/me/mfa/totp")
+def start_totp() -> Response[TotpEnrolment]:
+    caller = http.caller(app)
+    enrolment = accounts.start_totp(subject=caller.subject, username=caller.username)
+    logger.info("TOTP enrolment started", extra={"user_id": caller.subject})
+    return http.json_response(200, TotpEnrolment.model_validate(enrolment), http.NO_STORE)
+
+
+@app.post("/users/me/mfa/totp/confirm")
+def confirm_totp(confirmation: Annotated[TotpConfirmation, Body()]) -> Response[RecoveryCodes]:
+    caller = http.caller(app)
+    codes = accounts.confirm_totp(
+        subject=caller.subject, username=caller.username, session_id=caller.session_id, code=confirmation.code
+    )
+    metrics.add_metric(name="MfaEnabled", unit=MetricUnit.Count, value=1)
+    logger.info("Multi-factor sign-in on; other sessions ended", extra={"user_id": caller.subject})
+    return http.json_response(200, RecoveryCodes(recovery_codes=codes), http.NO_STORE)
+
+
+@app.delete("/users/me/mfa")
+def disable_totp(removal: Annotated[MfaRemoval, Body()]) -> Response[None]:
+    caller = http.caller(app)
+    accounts.disable_totp(
+        subject=caller.subject, username=caller.username, password=removal.password, code=removal.code
+    )
+    logger.info("Multi-factor sign-in off", extra={"user_id": caller.subject})
+    return Response(status_code=204, headers=http.NO_STORE)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -34,6 +34,7 @@ def stack() -> Iterator[Stack]:
             Stack(name=STACK_NAME, region=REGION),
             boto3.client("dynamodb", region_name=REGION),
             boto3.client("secretsmanager", region_name=REGION),
+            boto3.client("kms", region_name=REGION),
         )
 
 

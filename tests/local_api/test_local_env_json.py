@@ -47,6 +47,7 @@ def test_names_are_those_the_moto_setup_creates() -> None:
             Stack(name=STACK_NAME, region=REGION),
             boto3.client("dynamodb", region_name=REGION),
             secretsmanager,
+            boto3.client("kms", region_name=REGION),
         )
         for function, values in committed().items():
             actual = stack.environment(function)

@@ -123,6 +123,7 @@ def create_stack() -> Stack:
         Stack(name=STACK, region=REGION),
         boto3.client("dynamodb", region_name=REGION),
         boto3.client("secretsmanager", region_name=REGION),
+        boto3.client("kms", region_name=REGION),
     )
 
 
@@ -165,6 +166,7 @@ LOGICAL_IDS = {
     "signup": "SignupFunction",
     "login": "LoginFunction",
     "books": "BooksFunction",
+    "users": "UsersFunction",
     "authorizer": "AuthorizerFunction",
     "rotation": "SigningKeyRotationFunction",
 }

@@ -85,16 +85,47 @@ class AccountSettings:
     bcrypt_cost: int
     tokens: TokenSettings
     lockout: LockoutSettings
+    # The KMS key that encrypts TOTP secrets, and the issuer name authenticator apps show.
+    mfa_key_id: str
+    mfa_issuer: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> AccountSettings:
         return cls(
             users_table=_str(env, "USERS_TABLE"),
             tokens_table=_str(env, "TOKENS_TABLE"),
-            refresh_ttl_seconds=86400 * _int(env, "REFRESH_TOKEN_TTL_DAYS", default=30, low=1, high=365),
+            refresh_ttl_seconds=_refresh_ttl(env),
             bcrypt_cost=_int(env, "BCRYPT_COST", default=12, low=4, high=31),
             tokens=TokenSettings.from_env(env),
             lockout=LockoutSettings.from_env(env),
+            mfa_key_id=_str(env, "MFA_KEY_ID"),
+            mfa_issuer=_str(env, "MFA_ISSUER"),
+        )
+
+
+def _refresh_ttl(env: Mapping[str, str]) -> int:
+    return 86400 * _int(env, "REFRESH_TOKEN_TTL_DAYS", default=30, low=1, high=365)
+
+
+@dataclass(frozen=True)
+class DirectorySettings:
+    """The user administration's settings: the tables, how long a session may live (the end of
+    sessions is recorded that long), and the secret that signs the users list's ``next_token``."""
+
+    users_table: str
+    tokens_table: str
+    refresh_ttl_seconds: int
+    page_token_secret_arn: str
+    secret_max_age_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> DirectorySettings:
+        return cls(
+            users_table=_str(env, "USERS_TABLE"),
+            tokens_table=_str(env, "TOKENS_TABLE"),
+            refresh_ttl_seconds=_refresh_ttl(env),
+            page_token_secret_arn=_str(env, "PAGE_TOKEN_SECRET_ARN"),
+            secret_max_age_seconds=_int(env, "SECRET_MAX_AGE_SECONDS", default=300, low=0, high=3600),
         )
 
 

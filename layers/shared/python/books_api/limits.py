@@ -18,6 +18,23 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 PASSWORD_PATTERN = r"^[^\x00]*$"  # noqa: S105 - a pattern, not a password: no NUL
 
+USER_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"  # a UUIDv4
+
+# --- multi-factor sign-in ----------------------------------------------------------------------
+
+TOTP_DIGITS = 6
+TOTP_STEP_SECONDS = 30
+TOTP_CODE_PATTERN = f"^[0-9]{{{TOTP_DIGITS}}}$"
+# A recovery code: 16 base32 characters (80 bits), shown in groups of four; hyphens and case are
+# the client's choice.
+RECOVERY_CODE_COUNT = 10
+RECOVERY_CODE_LENGTH = 16
+_BASE32 = "[A-Za-z2-7]"
+RECOVERY_CODE_PATTERN = f"^{_BASE32}{{4}}(?:-?{_BASE32}{{4}}){{3}}$"
+# What a code field holds: a TOTP code or a recovery code.
+MFA_CODE_PATTERN = f"^(?:{TOTP_CODE_PATTERN[1:-1]}|{RECOVERY_CODE_PATTERN[1:-1]})$"
+MFA_CODE_MAX_LENGTH = RECOVERY_CODE_LENGTH + 3
+
 # --- books -------------------------------------------------------------------------------------
 
 TEXT_MAX_LENGTH = 200
@@ -33,6 +50,6 @@ ISBN_MAX_LENGTH = 32
 # Its check digit is the domain's to check (books.normalize_isbn).
 ISBN_PATTERN = r"^[ -]*(?:[0-9][ -]*){9}(?:[0-9Xx]|[0-9](?:[ -]*[0-9]){3})[ -]*$"
 
-BOOK_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"  # a UUIDv4
+BOOK_ID_PATTERN = USER_ID_PATTERN  # a UUIDv4 too
 
 PAGE_SIZE_MIN, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT = 1, 100, 20

@@ -35,6 +35,12 @@ _PLACEHOLDER = re.compile(r":\w+")
 _UNLOCKED = "(attribute_not_exists(locked_until) OR locked_until <= :now)"
 
 
+def mfa_lock_name(user_id: str) -> str:
+    """The name MFA codes of ``user_id`` are counted under: apart from the password's, since a
+    right password clears its count (no username holds a ":")."""
+    return f"mfa:{user_id}"
+
+
 class LoginThrottle(Repository):
     def __init__(self, table: str, settings: LockoutSettings, dynamodb: Any | None = None) -> None:
         super().__init__(table, dynamodb)

@@ -19,15 +19,22 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
 from books_api import limits
 from books_api.books import BookFields
+from books_api.permissions import ADMIN, READER
 
 # What any login or current password may be: long enough for every policy, short enough to refuse
 # a body built to make the check expensive.
 MAX_SECRET_LENGTH = 1024
 MAX_REFRESH_TOKEN_LENGTH = 256
+MAX_MFA_TOKEN_LENGTH = 256
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _secret() -> Any:
+    """A password to check (not to set): any string up to MAX_SECRET_LENGTH."""
+    return Field(max_length=MAX_SECRET_LENGTH, json_schema_extra={"format": "password"})
 
 
 def _new_password() -> Any:
@@ -45,7 +52,7 @@ class Credentials(_Request):
     """A login: any strings, since a name or password that cannot exist is just a wrong one (401)."""
 
     username: str = Field(max_length=256, description="Case-insensitive; full-width forms are folded")
-    password: str = Field(max_length=MAX_SECRET_LENGTH, json_schema_extra={"format": "password"})
+    password: str = _secret()
 
 
 class Signup(_Request):
@@ -69,8 +76,63 @@ class LogoutRequest(_Request):
 
 
 class PasswordChange(_Request):
-    current_password: str = Field(max_length=MAX_SECRET_LENGTH, json_schema_extra={"format": "password"})
+    current_password: str = _secret()
     new_password: str = _new_password()
+
+
+def _code(description: str, pattern: str = limits.MFA_CODE_PATTERN, **default: Any) -> Any:
+    return Field(
+        **default,
+        max_length=limits.MFA_CODE_MAX_LENGTH,
+        pattern=pattern,
+        description=description,
+        json_schema_extra={"format": "mfa-code"},
+    )
+
+
+_ANY_CODE = (
+    f"A {limits.TOTP_DIGITS}-digit TOTP code, or an unused recovery code "
+    f"({limits.RECOVERY_CODE_LENGTH} base32 characters; hyphens and case do not matter)"
+)
+
+
+class MfaCompletion(_Request):
+    mfa_token: str = Field(
+        min_length=1, max_length=MAX_MFA_TOKEN_LENGTH, description="The login's mfa_token (single use, 5 minutes)"
+    )
+    code: str = _code(_ANY_CODE)
+
+
+class TotpConfirmation(_Request):
+    code: str = _code(
+        f"The {limits.TOTP_DIGITS}-digit code the authenticator shows for the new secret",
+        limits.TOTP_CODE_PATTERN,
+    )
+
+
+class AccountDeletion(_Request):
+    password: str = _secret()
+    code: str | None = _code(f"Required when multi-factor sign-in is on. {_ANY_CODE}", default=None)
+
+
+class MfaRemoval(_Request):
+    password: str = _secret()
+    code: str = _code(_ANY_CODE)
+
+
+Role = Literal["reader", "admin"]
+
+
+class UserChange(_Request):
+    """Absent (or null) fields stay as they are; a change of either ends the user's sessions."""
+
+    roles: list[Role] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4,
+        description=f"{ADMIN} includes {READER}; [\"{READER}\"] removes {ADMIN}",
+    )
+    disabled: bool | None = Field(default=None, description="A disabled user cannot sign in or refresh")
 
 
 def _text(what: str) -> Any:
@@ -159,10 +221,34 @@ class UserProfile(_Response):
     username: str = Field(description="As stored: folded to lower case")
     roles: list[str]
     created_at: str = Field(json_schema_extra=_TIMESTAMP)
+    disabled: bool
+    mfa_enabled: bool
 
 
 class SignupResult(TokenPair):
     user: UserProfile
+
+
+class UserPage(_Response):
+    items: list[UserProfile]
+    next_token: str | None = Field(description="Opaque: pass it back for the next page; null on the last")
+
+
+class MfaChallenge(_Response):
+    """A login of a user with multi-factor sign-in on: no tokens yet."""
+
+    mfa_required: Literal[True]
+    mfa_token: str = Field(description="Single use: POST /auth/mfa with it and a code")
+    expires_in: int = Field(description="Seconds the MFA token is valid for")
+
+
+class TotpEnrolment(_Response):
+    secret: str = Field(description="Base32, 160 bits: shown once, for an authenticator app")
+    otpauth_uri: str = Field(description="The same secret as an otpauth:// URI (for a QR code)")
+
+
+class RecoveryCodes(_Response):
+    recovery_codes: list[str] = Field(description="Each works once, in place of a TOTP code; shown once")
 
 
 class Book(_Response):

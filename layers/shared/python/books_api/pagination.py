@@ -1,8 +1,9 @@
 """Opaque, tamper-evident ``next_token`` values: a DynamoDB start key, signed with HMAC-SHA256.
 
 A token is ``<payload>.<mac>`` (both base64url). Anything that does not verify, or does not
-decode to exactly the key shape the books index uses, is a 400: a client can only hand back
-what the server gave it.
+decode to exactly the key shape of the index it pages (the books' ``ByCreation``, the users'
+``Directory``), is a 400: a client can only hand back what the server gave it. Each list signs
+with its own key derived from the secret, so a token of one list is no token of the other.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from typing import Any
 from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.errors import BadRequest, ServiceUnavailable
 from books_api.formats import b64url
+from books_api.limits import USERNAME_PATTERN
 from books_api.secret_source import Fetch, SecretCache, SecretNotFound, SecretUnavailable
 
 MAX_TOKEN_LENGTH = 512
 _LABEL = b"books-api/next-token/v1"
+_USERS_LABEL = b"books-api/users-next-token/v1"
+_USERNAME = re.compile(USERNAME_PATTERN)
 _CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z#([0-9a-f-]{36})")
 
 
@@ -40,8 +44,9 @@ class _SecretDerivedKey:
     """An HMAC key derived from a Secrets Manager secret, read through ``books_api.secret_source``
     (the Parameters and Secrets Lambda Extension on Lambda) and cached for ``max_age`` seconds."""
 
-    def __init__(self, secret_arn: str, *, max_age: int, fetch: Fetch | None = None) -> None:
+    def __init__(self, secret_arn: str, *, max_age: int, fetch: Fetch | None = None, label: bytes = _LABEL) -> None:
         self.secret_arn = secret_arn
+        self.label = label
         self._secrets = SecretCache(fetch, max_age=max_age)
         self._derived: tuple[str, bytes] | None = None
 
@@ -51,27 +56,42 @@ class _SecretDerivedKey:
         except (SecretNotFound, SecretUnavailable) as error:
             raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS) from error
         if self._derived is None or self._derived[0] != value:
-            self._derived = (value, hmac.new(value.encode(), _LABEL, hashlib.sha256).digest())
+            self._derived = (value, hmac.new(value.encode(), self.label, hashlib.sha256).digest())
         return self._derived[1]
 
 
 class PageTokens:
+    """Tokens of the books list: a page's last key is its ``created_key`` and ``id``."""
+
+    label = _LABEL
+
     def __init__(self, key: Callable[[], bytes], catalogue: str = "books") -> None:
         self._key = key
         self.catalogue = catalogue
 
     @classmethod
     def from_secret(cls, secret_arn: str, *, max_age: int, fetch: Fetch | None = None) -> PageTokens:
-        return cls(_SecretDerivedKey(secret_arn, max_age=max_age, fetch=fetch))
+        return cls(_SecretDerivedKey(secret_arn, max_age=max_age, fetch=fetch, label=cls.label))
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key(), payload, hashlib.sha256).digest()
 
+    def _payload(self, start_key: dict[str, Any]) -> dict[str, str]:
+        return {"c": start_key["created_key"], "i": start_key["id"]}
+
+    def _start_key(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The start key a verified payload stands for; ``invalid()`` if it is not of this index."""
+        if set(data) != {"c", "i"}:
+            raise invalid()
+        created_key, book_id = data["c"], data["i"]
+        match = _CREATED_KEY.fullmatch(created_key) if isinstance(created_key, str) else None
+        if match is None or match.group(1) != book_id:
+            raise invalid()
+        return {"id": book_id, "catalogue": self.catalogue, "created_key": created_key}
+
     def encode(self, start_key: dict[str, Any]) -> str:
         """The token of a page's last key (the index's attributes, plain values)."""
-        payload = json.dumps(
-            {"c": start_key["created_key"], "i": start_key["id"]}, separators=(",", ":")
-        ).encode()
+        payload = json.dumps(self._payload(start_key), separators=(",", ":")).encode()
         return f"{b64url(payload)}.{b64url(self._mac(payload))}"
 
     def decode(self, token: str) -> dict[str, Any]:
@@ -88,10 +108,21 @@ class PageTokens:
             data = json.loads(payload)
         except ValueError:
             raise invalid() from None
-        if not isinstance(data, dict) or set(data) != {"c", "i"}:
+        if not isinstance(data, dict):
             raise invalid()
-        created_key, book_id = data["c"], data["i"]
-        match = _CREATED_KEY.fullmatch(created_key) if isinstance(created_key, str) else None
-        if match is None or match.group(1) != book_id:
+        return self._start_key(data)
+
+
+class UserPageTokens(PageTokens):
+    """Tokens of the users list: a page's last key is a username (the ``Directory`` index's sort key)."""
+
+    label = _USERS_LABEL
+
+    def _payload(self, start_key: dict[str, Any]) -> dict[str, str]:
+        return {"u": start_key["username"]}
+
+    def _start_key(self, data: dict[str, Any]) -> dict[str, Any]:
+        username = data.get("u") if set(data) == {"u"} else None
+        if not isinstance(username, str) or not _USERNAME.fullmatch(username) or username != username.lower():
             raise invalid()
-        return {"id": book_id, "catalogue": self.catalogue, "created_key": created_key}
+        return {"username": username}

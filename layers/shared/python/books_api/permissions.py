@@ -14,13 +14,21 @@ ADMIN = "admin"
 
 PROTECTED_ROUTES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/users/me", READER),
+    ("DELETE", "/users/me", READER),
     ("POST", "/users/me/password", READER),
+    ("POST", "/users/me/mfa/totp", READER),
+    ("POST", "/users/me/mfa/totp/confirm", READER),
+    ("DELETE", "/users/me/mfa", READER),
     ("POST", "/auth/logout", READER),
     ("GET", "/books", READER),
     ("GET", "/books/*", READER),
     ("POST", "/books", ADMIN),
     ("PUT", "/books/*", ADMIN),
     ("DELETE", "/books/*", ADMIN),
+    ("GET", "/users", ADMIN),
+    ("GET", "/users/*", ADMIN),
+    ("PATCH", "/users/*", ADMIN),
+    ("DELETE", "/users/*", ADMIN),
 )
 
 

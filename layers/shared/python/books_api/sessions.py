@@ -5,10 +5,13 @@ spent by its one use. Items, all keyed by ``pk`` and expiring by TTL on ``expire
 
 - ``FAMILY#<id>``: owner (``user_id``, ``username``), ``revoked``, the owner's session
   ``generation`` when it started, and the absolute expiry every token of the family shares.
-- ``TOKEN#<sha256>``: its ``family_id``, ``spent``, the family's expiry.
-- ``USER#<user id>``: the owner's current session ``generation``, raised by a password change;
-  families of an older generation are void. (The users table holds the same number; this copy
-  lets the authorizer check a session from the tokens table alone.)
+- ``TOKEN#<sha256>``: its ``family_id``, its owner's ``user_id``, ``spent``, the family's expiry.
+- ``USER#<user id>``: the owner's current session ``generation``, raised by every change that
+  ends their sessions; families of an older generation are void. (The users table holds the same
+  number; this copy lets the authorizer check a session from the tokens table alone.)
+
+Every item of a user's holds its ``user_id``, so the sparse index ``ByUser`` finds them all when
+the user is erased.
 
 The family id is the access token's ``sid`` claim.
 """
@@ -36,6 +39,8 @@ from books_api.tokens import new_refresh_token, refresh_token_digest
 from books_api.users import User
 
 CONFLICT_RETRIES = 3
+USER_INDEX = "ByUser"
+BATCH_SIZE = 25  # BatchWriteItem's most
 # What the conditions of a rotation's writes stand for.
 UNSPENT = "token unspent"
 NEW = "new token"
@@ -120,10 +125,11 @@ class SessionStore(Repository):
             },
         )
 
-    def _token_item(self, token: str, family_id: str, expires_at: int) -> dict[str, Any]:
+    def _token_item(self, token: str, family_id: str, user_id: str, expires_at: int) -> dict[str, Any]:
         return {
             **self.token_key(refresh_token_digest(token)),
             "family_id": family_id,
+            "user_id": user_id,
             "spent": False,
             "expires_at": expires_at,
         }
@@ -145,7 +151,7 @@ class SessionStore(Repository):
         }
         writes = [
             self._put_new("new session", family),
-            self._put_new(NEW, self._token_item(token, family_id, expires_at)),
+            self._put_new(NEW, self._token_item(token, family_id, user.id, expires_at)),
         ]
         return NewSession(family_id=family_id, refresh_token=token, writes=writes)
 
@@ -188,7 +194,7 @@ class SessionStore(Repository):
                     }
                 },
             ),
-            self._put_new(NEW, self._token_item(token, family.id, family.expires_at)),
+            self._put_new(NEW, self._token_item(token, family.id, family.user_id, family.expires_at)),
             Write(
                 NOT_REVOKED,
                 {
@@ -255,11 +261,65 @@ class SessionStore(Repository):
         issued_at = int(time.time()) if now is None else now
         item = {
             **self.user_key(user.id),
+            "user_id": user.id,
             "generation": generation,
             # Every family older than this record has expired by the time it does.
             "expires_at": issued_at + self.refresh_ttl_seconds,
         }
         return Write("generation", {"Put": {"TableName": self.table, "Item": to_attributes(item)}})
+
+    def keep_session(self, family_id: str, *, user_id: str, generation: int) -> Write:
+        """The transaction Update that carries the caller's session ``family_id`` into the new
+        ``generation``: the change that ends every other session of the user leaves this one."""
+        return Write(
+            NOT_REVOKED,
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": to_attributes(self.family_key(family_id)),
+                    "UpdateExpression": "SET generation = :generation",
+                    "ConditionExpression": "user_id = :owner AND revoked = :false",
+                    "ExpressionAttributeValues": placeholders(
+                        generation=generation, owner=user_id, false=False
+                    ),
+                }
+            },
+        )
+
+    def erase_user(self, user_id: str, *, lock_keys: list[dict[str, Any]]) -> int:
+        """Delete every item of ``user_id``'s (index ``ByUser``) and the lockout records
+        ``lock_keys``; the generation record last, so that under strict revocation no session of
+        theirs is active meanwhile. The number of items deleted."""
+        keys: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "IndexName": USER_INDEX,
+            "KeyConditionExpression": "user_id = :user",
+            "ExpressionAttributeValues": placeholders(user=user_id),
+        }
+        while True:
+            response = self.call("query", **request)
+            keys += [{"pk": from_attributes(item)["pk"]} for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        generation = self.user_key(user_id)
+        rest = [key for key in keys if key != generation] + lock_keys
+        for start in range(0, len(rest), BATCH_SIZE):
+            self._delete_all(rest[start : start + BATCH_SIZE])
+        self.call("delete_item", Key=to_attributes(generation))
+        return len(rest) + 1
+
+    def _delete_all(self, keys: list[dict[str, Any]]) -> None:
+        """One BatchWriteItem deleting ``keys`` (at most 25), with what DynamoDB leaves unprocessed
+        sent again a few times; a 503 if some remain (the erasure can be run again)."""
+        pending = {self.table: [{"DeleteRequest": {"Key": to_attributes(key)}} for key in keys]}
+        for attempt in range(CONFLICT_RETRIES + 1):
+            with aws.unavailable_on_failure():
+                pending = self.dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                return
+            time.sleep(0.05 * (attempt + 1))
+        raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS)
 
     def session_active(self, *, family_id: str, user_id: str, now: int | None = None) -> bool:
         """Whether access tokens of session ``family_id`` may still be used (strict revocation).

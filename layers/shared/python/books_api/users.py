@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from books_api.dal import (
@@ -13,6 +13,7 @@ from books_api.dal import (
     Repository,
     TransactionCancelled,
     Write,
+    from_attributes,
     placeholders,
     to_attributes,
 )
@@ -41,14 +42,44 @@ def normalize_username(raw: str) -> str:
 
 
 @dataclass(frozen=True)
+class Totp:
+    """A user's confirmed TOTP factor: the secret as KMS encrypted it (``books_api.mfa``), the last
+    time step a code was accepted for, and the digests of the recovery codes still unused."""
+
+    secret: bytes = field(repr=False)
+    last_step: int
+    recovery_codes: frozenset[str] = field(repr=False, default=frozenset())
+
+
+@dataclass(frozen=True)
+class PendingTotp:
+    """An enrolment not yet confirmed by a code: its encrypted secret and when it lapses."""
+
+    secret: bytes = field(repr=False)
+    expires_at: int
+
+
+@dataclass(frozen=True)
 class User:
     id: str
     username: str
     roles: tuple[str, ...]
     created_at: str
     password_hash: str = field(repr=False)
-    # Raised by every password change: sessions started under an older generation are void.
+    # Raised by every change that ends the user's sessions: a new password, roles or state, MFA on.
     session_generation: int = 0
+    disabled: bool = False
+    totp: Totp | None = None
+    pending_totp: PendingTotp | None = None
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp is not None
+
+    @property
+    def enabled_admin(self) -> bool:
+        """Whether this user counts toward the enabled admins, of which one must remain."""
+        return ADMIN in self.roles and not self.disabled
 
     def public(self) -> dict[str, Any]:
         return {
@@ -56,13 +87,36 @@ class User:
             "username": self.username,
             "roles": list(self.roles),
             "created_at": self.created_at,
+            "disabled": self.disabled,
+            "mfa_enabled": self.mfa_enabled,
         }
 
     def to_item(self) -> dict[str, Any]:
-        return {**asdict(self), "roles": list(self.roles)}
+        """The item of a new user (no factor yet), with the constant that puts it in the directory."""
+        return {
+            "directory": DIRECTORY,
+            "id": self.id,
+            "username": self.username,
+            "roles": list(self.roles),
+            "created_at": self.created_at,
+            "password_hash": self.password_hash,
+            "session_generation": self.session_generation,
+            "disabled": self.disabled,
+            "mfa_enabled": False,
+        }
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> User:
+        totp = None
+        if "totp_secret" in item:
+            totp = Totp(
+                secret=bytes(item["totp_secret"]),
+                last_step=item.get("totp_last_step", 0),
+                recovery_codes=frozenset(item.get("recovery_codes", ())),
+            )
+        pending = None
+        if "totp_pending" in item:
+            pending = PendingTotp(bytes(item["totp_pending"]), item.get("totp_pending_expires_at", 0))
         return cls(
             id=item["id"],
             username=item["username"],
@@ -70,15 +124,41 @@ class User:
             created_at=item["created_at"],
             password_hash=item["password_hash"],
             session_generation=item.get("session_generation", 0),
+            disabled=item.get("disabled", False),
+            totp=totp,
+            pending_totp=pending,
         )
 
 
+@dataclass(frozen=True)
+class CodeUse:
+    """A verified MFA code as the condition that it is still unused, on its user's item, and the
+    update that spends it (``books_api.mfa``). Both name their values ``:code_*``."""
+
+    condition: str
+    update: str
+    values: dict[str, Any]
+
+
+# The users directory (index ``Directory``): every user item holds this constant, so a page of
+# users is one Query on one key, in username order.
+DIRECTORY = "users"
+DIRECTORY_INDEX = "Directory"
+ID_INDEX = "ById"
+# The count of enabled admins: an item no username can name (usernames have no "#").
+ADMIN_COUNT_KEY = "#enabled-admins"
+
 USERNAME_FREE = "username free"
 UNCHANGED = "account unchanged"
+ANOTHER_ADMIN = "another enabled admin remains"
+_UNCHANGED_CONDITION = (
+    "id = :id AND (attribute_not_exists(session_generation) OR session_generation = :seen)"
+)
 
 
 class UserRepository(Repository):
-    """The users table: one item per user, keyed by the normalised username."""
+    """The users table: one item per user, keyed by the normalised username, and the count of
+    enabled admins."""
 
     @staticmethod
     def key(username: str) -> dict[str, Any]:
@@ -104,12 +184,86 @@ class UserRepository(Repository):
     def create(self, user: User, *, along: Sequence[Write] = ()) -> None:
         """Store a new ``user`` with ``along`` (its first session, say) in one transaction: all or
         nothing. A 409 if the username is taken, by a user stored before or at the same time."""
+        writes = [self.creation(user), *along]
+        if user.enabled_admin:
+            writes.append(self.admin_count_write(+1))
         try:
-            self.transact([self.creation(user), *along])
+            self.transact(writes)
         except TransactionCancelled as cancelled:
             if USERNAME_FREE in cancelled.failed or cancelled.conflict:
                 raise Conflict("Username is already taken") from None
             raise
+
+    def unchanged(self, user: User) -> Write:
+        """A ConditionCheck that ``user`` is as it was read (same id, same session generation):
+        a session started with it is void if the account was deleted or its sessions ended."""
+        return Write(
+            UNCHANGED,
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": to_attributes(self.key(user.username)),
+                    "ConditionExpression": _UNCHANGED_CONDITION,
+                    "ExpressionAttributeValues": placeholders(id=user.id, seen=user.session_generation),
+                }
+            },
+        )
+
+    def admin_count_write(self, change: int) -> Write:
+        """The transaction write that counts one enabled admin more (``+1``) or fewer (``-1``).
+
+        One fewer is conditional on at least two now, so however many admins are demoted,
+        disabled or deleted at once, the last one stays: of racing transactions DynamoDB applies
+        one at a time, and each sees the count the others left.
+        """
+        key = to_attributes(self.key(ADMIN_COUNT_KEY))
+        if change > 0:
+            update = {"UpdateExpression": "ADD admins :one", "ExpressionAttributeValues": placeholders(one=1)}
+        else:
+            update = {
+                "UpdateExpression": "SET admins = admins - :one",
+                "ConditionExpression": "admins > :one",
+                "ExpressionAttributeValues": placeholders(one=1),
+            }
+        return Write(ANOTHER_ADMIN, {"Update": {"TableName": self.table, "Key": key, **update}})
+
+    def _admin_count_change(self, before: User, after_admin: bool) -> list[Write]:
+        if before.enabled_admin == after_admin:
+            return []
+        return [self.admin_count_write(+1 if after_admin else -1)]
+
+    def update_user(
+        self,
+        user: User,
+        update: str,
+        values: dict[str, Any],
+        *,
+        condition: str = _UNCHANGED_CONDITION,
+        names: dict[str, str] | None = None,
+        along: Sequence[Write] = (),
+        conflict: str = "The account changed meanwhile; try again",
+    ) -> None:
+        """One conditional Update of ``user``'s item with ``along``, in one transaction: a 409
+        (``conflict``) if the account changed since ``user`` was read, or the last enabled admin
+        would go."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": to_attributes(self.key(user.username)),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": placeholders(id=user.id, seen=user.session_generation, **values),
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        self.transact_or_conflict([Write(UNCHANGED, {"Update": request}), *along], conflict)
+
+    def transact_or_conflict(self, writes: Sequence[Write], conflict: str) -> None:
+        try:
+            self.transact(writes)
+        except TransactionCancelled as cancelled:
+            if ANOTHER_ADMIN in cancelled.failed:
+                raise Conflict(LAST_ADMIN) from None
+            raise Conflict(conflict) from None
 
     def change_password(self, user: User, password_hash: str, *, along: Sequence[Write] = ()) -> None:
         """Set ``user``'s hash and start a new session generation, with ``along`` in one transaction.
@@ -117,25 +271,41 @@ class UserRepository(Repository):
         Conditional on the generation ``user`` was read with, so of two racing changes one fails
         (a 409): the account changed meanwhile.
         """
-        update = {
-            "Update": {
-                "TableName": self.table,
-                "Key": to_attributes(self.key(user.username)),
-                "UpdateExpression": "SET password_hash = :hash, session_generation = :next",
-                "ConditionExpression": "id = :id AND "
-                "(attribute_not_exists(session_generation) OR session_generation = :seen)",
-                "ExpressionAttributeValues": placeholders(
-                    hash=password_hash,
-                    id=user.id,
-                    seen=user.session_generation,
-                    next=user.session_generation + 1,
-                ),
-            }
-        }
-        try:
-            self.transact([Write(UNCHANGED, update), *along])
-        except TransactionCancelled:
-            raise Conflict("The account changed meanwhile; try again") from None
+        self.update_user(
+            user,
+            "SET password_hash = :hash, session_generation = :next",
+            {"hash": password_hash, "next": user.session_generation + 1},
+            along=along,
+        )
+
+    def set_state(
+        self, user: User, *, roles: tuple[str, ...], disabled: bool, along: Sequence[Write] = ()
+    ) -> User:
+        """Give ``user`` these roles and this disabled state, in a new session generation (every
+        session ends), with ``along``: a 409 if the account changed meanwhile or if no enabled
+        admin would remain."""
+        after = replace(user, roles=roles, disabled=disabled, session_generation=user.session_generation + 1)
+        self.update_user(
+            user,
+            "SET #r = :roles, disabled = :disabled, session_generation = :next",
+            {"roles": list(roles), "disabled": disabled, "next": after.session_generation},
+            names={"#r": "roles"},
+            along=[*along, *self._admin_count_change(user, after.enabled_admin)],
+        )
+        return after
+
+    def set_password_and_roles(
+        self, user: User, password_hash: str, roles: tuple[str, ...], *, along: Sequence[Write] = ()
+    ) -> None:
+        """An operator's reset: a new hash and these roles, enabled, in a new session generation."""
+        after = replace(user, roles=roles, disabled=False)
+        self.update_user(
+            user,
+            "SET password_hash = :hash, #r = :roles, disabled = :false, session_generation = :next",
+            {"hash": password_hash, "roles": list(roles), "false": False, "next": user.session_generation + 1},
+            names={"#r": "roles"},
+            along=[*along, *self._admin_count_change(user, after.enabled_admin)],
+        )
 
     def replace_hash(self, user: User, password_hash: str) -> bool:
         """Replace ``user``'s hash with another of the same password (a rehash at a new cost):
@@ -152,12 +322,146 @@ class UserRepository(Repository):
             return False
         return True
 
-    def set_roles(self, username: str, roles: tuple[str, ...]) -> None:
-        self.call(
-            "update_item",
-            Key=to_attributes(self.key(username)),
-            UpdateExpression="SET #r = :roles",
-            ConditionExpression="attribute_exists(username)",
-            ExpressionAttributeNames={"#r": "roles"},
-            ExpressionAttributeValues=placeholders(roles=list(roles)),
+    # --- multi-factor sign-in ------------------------------------------------------------------
+
+    def start_totp(self, user: User, secret: bytes, expires_at: int) -> None:
+        """Keep ``secret`` (encrypted) as ``user``'s enrolment awaiting its first code: a 409 if a
+        factor is on meanwhile."""
+        try:
+            self.call(
+                "update_item",
+                Key=to_attributes(self.key(user.username)),
+                UpdateExpression="SET totp_pending = :secret, totp_pending_expires_at = :expires",
+                ConditionExpression="id = :id AND attribute_not_exists(totp_secret)",
+                ExpressionAttributeValues=placeholders(id=user.id, secret=secret, expires=expires_at),
+            )
+        except ConditionFailed:
+            raise Conflict("Multi-factor sign-in is already on") from None
+
+    def enable_totp(
+        self, user: User, pending: PendingTotp, *, step: int, recovery_codes: frozenset[str], along: Sequence[Write]
+    ) -> User:
+        """Make ``pending`` ``user``'s factor, with the step of the code that confirmed it and
+        the recovery codes' digests, in a new session generation, with ``along``."""
+        after = replace(
+            user,
+            totp=Totp(pending.secret, step, recovery_codes),
+            pending_totp=None,
+            session_generation=user.session_generation + 1,
         )
+        self.update_user(
+            user,
+            "SET mfa_enabled = :true, totp_secret = :secret, totp_last_step = :step, "
+            "recovery_codes = :codes, session_generation = :next "
+            "REMOVE totp_pending, totp_pending_expires_at",
+            {
+                "true": True,
+                "secret": pending.secret,
+                "step": step,
+                "codes": set(recovery_codes),
+                "next": after.session_generation,
+            },
+            condition=f"{_UNCHANGED_CONDITION} AND totp_pending = :secret AND attribute_not_exists(totp_secret)",
+            along=along,
+            conflict="The enrolment changed meanwhile; start again",
+        )
+        return after
+
+    def spend_code(self, user: User, code: CodeUse) -> Write:
+        """The transaction Update that spends ``code`` of ``user``, if it is still unused and the
+        account unchanged (``UNCHANGED`` names its condition)."""
+        return Write(
+            UNCHANGED,
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": to_attributes(self.key(user.username)),
+                    "UpdateExpression": code.update,
+                    "ConditionExpression": f"{_UNCHANGED_CONDITION} AND {code.condition}",
+                    "ExpressionAttributeValues": {
+                        **placeholders(id=user.id, seen=user.session_generation),
+                        **placeholders(**code.values),
+                    },
+                }
+            },
+        )
+
+    def disable_totp(
+        self, user: User, code: CodeUse | None, *, along: Sequence[Write] = (), end_sessions: bool = False
+    ) -> User:
+        """Remove ``user``'s factor and recovery codes, if ``code`` (None: an operator's reset) is
+        still unused; with ``along``. With ``end_sessions``, in a new session generation."""
+        after = replace(user, totp=None, pending_totp=None)
+        condition = _UNCHANGED_CONDITION + (f" AND {code.condition}" if code else "")
+        values = {"false": False, **(code.values if code else {})}
+        update = "SET mfa_enabled = :false"
+        if end_sessions:
+            after = replace(after, session_generation=user.session_generation + 1)
+            update += ", session_generation = :next"
+            values["next"] = after.session_generation
+        self.update_user(
+            user,
+            f"{update} REMOVE totp_secret, totp_last_step, recovery_codes, totp_pending, totp_pending_expires_at",
+            values,
+            condition=condition,
+            along=along,
+            conflict="The code was used or the account changed meanwhile",
+        )
+        return after
+
+    # --- the directory -------------------------------------------------------------------------
+
+    def username_of(self, user_id: str) -> str | None:
+        """The username of the user with ``user_id`` (index ``ById``), or None."""
+        response = self.call(
+            "query",
+            IndexName=ID_INDEX,
+            KeyConditionExpression="id = :id",
+            ExpressionAttributeValues=placeholders(id=user_id),
+        )
+        items = [from_attributes(item) for item in response.get("Items", [])]
+        return items[0]["username"] if items else None
+
+    def page(self, *, limit: int, after: str | None) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``limit`` users in username order after the username ``after``, and whether more
+        follow: one Query of ``limit + 1`` items on the ``Directory`` index, which projects only
+        what a listing shows (``User.public``'s fields)."""
+        request: dict[str, Any] = {
+            "IndexName": DIRECTORY_INDEX,
+            "KeyConditionExpression": "directory = :directory",
+            "ExpressionAttributeValues": placeholders(directory=DIRECTORY),
+            "Limit": limit + 1,
+        }
+        if after is not None:
+            request["ExclusiveStartKey"] = to_attributes({"directory": DIRECTORY, "username": after})
+        items = [from_attributes(item) for item in self.call("query", **request).get("Items", [])]
+        listed = [
+            {
+                "id": item["id"],
+                "username": item["username"],
+                "roles": list(item["roles"]),
+                "created_at": item["created_at"],
+                "disabled": item.get("disabled", False),
+                "mfa_enabled": item.get("mfa_enabled", False),
+            }
+            for item in items[:limit]
+        ]
+        return listed, len(items) > limit
+
+    def deletion(self, user: User, code: CodeUse | None = None) -> list[Write]:
+        """The transaction writes that delete ``user``, if unchanged (and ``code`` unused), and
+        count one enabled admin fewer if it was one."""
+        condition = _UNCHANGED_CONDITION + (f" AND {code.condition}" if code else "")
+        values = placeholders(id=user.id, seen=user.session_generation, **(code.values if code else {}))
+        delete = {
+            "Delete": {
+                "TableName": self.table,
+                "Key": to_attributes(self.key(user.username)),
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+            }
+        }
+        return [Write(UNCHANGED, delete), *self._admin_count_change(user, False)]
+
+
+LAST_ADMIN = "This would leave no enabled admin"
