@@ -41,8 +41,20 @@ LOGIN_MEMORY_GB = 1769 / 1024
 LOGIN_BILLED_SECONDS = 0.300
 LOGIN_READ_UNITS = 1.0  # GetItem of the user, strongly consistent
 # The lockout's admission (one Update) and its reset (one Delete), then TransactWriteItems:
-# family and refresh token, 2 units each in a transaction.
-LOGIN_WRITE_UNITS = 1.0 + 1.0 + 4.0
+# family, refresh token and the check that the user is unchanged, 2 units each in a transaction.
+LOGIN_WRITE_UNITS = 1.0 + 1.0 + 6.0
+# A login with multi-factor sign-in on is two requests to the login function.
+# POST /auth/login: admission, GetItem of the user, bcrypt, reset, and a Put of the MFA token.
+MFA_PASSWORD_READ_UNITS = 1.0
+MFA_PASSWORD_WRITE_UNITS = 1.0 + 1.0 + 1.0
+# POST /auth/mfa: GetItem of the MFA token and of the user (strongly consistent), the MFA
+# lockout's admission and reset, one KMS Decrypt of the TOTP secret, and TransactWriteItems:
+# the code spent on the user's item, the MFA token deleted, family and refresh token (2 units each).
+MFA_CODE_READ_UNITS = 2.0
+MFA_CODE_WRITE_UNITS = 1.0 + 1.0 + 8.0
+MFA_CODE_BILLED_SECONDS = 0.040  # no bcrypt: two reads, a KMS call and a transaction
+KMS_PER_10K_REQUESTS = 0.03  # symmetric Decrypt
+KMS_KEY_MONTH = 1.00  # the MFA key (its automatic rotation adds $1 a month for each of the first two)
 # AWS WAF (WafEnabled): per web ACL and per rule (the rate-based rule and two managed rule
 # groups) a month, and per million requests inspected. AWS's baseline managed rule groups add no
 # fee of their own; the two use about 900 of the 1,500 capacity units the base price includes.
@@ -99,6 +111,19 @@ def per_million_logins() -> dict[str, float]:
     }
 
 
+def per_million_mfa_logins() -> dict[str, float]:
+    """Both requests of a million logins with multi-factor sign-in on (a TOTP or recovery code)."""
+    gb_seconds = 1e6 * LOGIN_MEMORY_GB * (LOGIN_BILLED_SECONDS + MFA_CODE_BILLED_SECONDS)
+    read_units = MFA_PASSWORD_READ_UNITS + MFA_CODE_READ_UNITS
+    write_units = MFA_PASSWORD_WRITE_UNITS + MFA_CODE_WRITE_UNITS
+    return {
+        "api": 2 * API_GATEWAY_REST[0][1],
+        "login": 2 * LAMBDA_REQUESTS + gb_seconds * LAMBDA_ARM64_GB_SECOND[0][1],
+        "dynamodb": read_units * DYNAMODB_READ_UNIT + write_units * DYNAMODB_WRITE_UNIT,
+        "kms": 1e6 / 1e4 * KMS_PER_10K_REQUESTS,
+    }
+
+
 def waf_per_million(rate: float) -> float:
     """Dollars per million requests for the WAF at ``rate`` requests a second (fixed part spread)."""
     monthly = rate * SECONDS_PER_MONTH
@@ -135,6 +160,12 @@ def main() -> None:
         "\nPer million logins (bcrypt cost 12 at 1769 MB, first API Gateway tier): "
         + ", ".join(f"{key} {_money(value)}" for key, value in logins.items())
         + f"; total {_money(sum(logins.values()))}."
+    )
+    mfa_logins = per_million_mfa_logins()
+    print(
+        "\nPer million logins with multi-factor sign-in (two requests, one KMS Decrypt each): "
+        + ", ".join(f"{key} {_money(value)}" for key, value in mfa_logins.items())
+        + f"; total {_money(sum(mfa_logins.values()))}, and {_money(KMS_KEY_MONTH)} a month for the key."
     )
     fixed = WAF_WEB_ACL_MONTH + WAF_RULES * WAF_RULE_MONTH
     print(
