@@ -72,6 +72,7 @@ def main() -> None:
             Stack(name="bench", region=REGION),
             boto3.client("dynamodb", region_name=REGION),
             boto3.client("secretsmanager", region_name=REGION),
+            boto3.client("kms", region_name=REGION),
         )
         secrets = boto3.client("secretsmanager", region_name=REGION)
         secret_source.http_get = SecretsExtension(lambda: secrets, lambda: "bench").transport

@@ -12,7 +12,14 @@ from books_api import http
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
 from books_api.errors import BadRequest, CredentialsRefused, RefreshTokenReused, TooManyRequests, Unauthorized
-from books_api.models import Credentials, LogoutRequest, MfaChallenge, MfaCompletion, RefreshRequest, TokenPair
+from books_api.models import (
+    Credentials,
+    LogoutRequest,
+    MfaChallenge,
+    MfaCompletion,
+    RefreshRequest,
+    TokenPair,
+)
 from books_api.observability import logger, metrics, tracer
 
 accounts = Accounts.from_settings(AccountSettings.from_env())

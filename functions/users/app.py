@@ -54,7 +54,12 @@ def change_user(user_id: UserId, change: Annotated[UserChange, Body()]) -> UserP
         metrics.add_metric(name="UsersChanged", unit=MetricUnit.Count, value=1)
         logger.info(
             "User changed; their sessions ended",
-            extra={"user_id": user_id, "by": caller.subject, "roles": list(after.roles), "disabled": after.disabled},
+            extra={
+                "user_id": user_id,
+                "by": caller.subject,
+                "roles": list(after.roles),
+                "disabled": after.disabled,
+            },
         )
     return UserProfile.model_validate(after)
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from books_api import mfa, passwords
+from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.config import AccountSettings
 from books_api.dal import TransactionCancelled
 from books_api.directory import canonical_roles, erase
@@ -40,6 +41,7 @@ class Accounts:
     def __init__(
         self,
         settings: AccountSettings,
+        *,
         keys: KeyRing,
         users: UserRepository,
         sessions: SessionStore,
@@ -59,12 +61,12 @@ class Accounts:
     def from_settings(cls, settings: AccountSettings) -> Accounts:
         return cls(
             settings,
-            KeyRing(settings.tokens.signing_secret_arn, max_age=settings.tokens.secret_max_age_seconds),
-            UserRepository(settings.users_table),
-            SessionStore(settings.tokens_table, refresh_ttl_seconds=settings.refresh_ttl_seconds),
-            LoginThrottle(settings.tokens_table, settings.lockout),
-            mfa.MfaChallenges(settings.tokens_table),
-            mfa.SecretBox(settings.mfa_key_id),
+            keys=KeyRing(settings.tokens.signing_secret_arn, max_age=settings.tokens.secret_max_age_seconds),
+            users=UserRepository(settings.users_table),
+            sessions=SessionStore(settings.tokens_table, refresh_ttl_seconds=settings.refresh_ttl_seconds),
+            throttle=LoginThrottle(settings.tokens_table, settings.lockout),
+            challenges=mfa.MfaChallenges(settings.tokens_table),
+            box=mfa.SecretBox(settings.mfa_key_id),
         )
 
     def _token_pair(self, user: User, session: NewSession, key: SigningKey | None = None) -> dict[str, Any]:
@@ -190,6 +192,8 @@ class Accounts:
         except TransactionCancelled as cancelled:
             if mfa.MFA_TOKEN_UNSPENT in cancelled.failed:
                 raise Unauthorized(INVALID_MFA_TOKEN) from None
+            if not cancelled.failed:  # another transaction held an item: nothing was decided
+                raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS) from None
             raise CredentialsRefused(INVALID_CODE, username=user.username) from None
         self.throttle.clear(mfa_lock_name(user.id))
         return user, self._token_pair(user, session, key)

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
 from books_api.config import DirectorySettings
 from books_api.errors import NotFound
 from books_api.limits import USER_ID_PATTERN
@@ -42,7 +43,9 @@ def erase(users: UserRepository, sessions: SessionStore, user: User, code: CodeU
     ``user`` is the last enabled admin.
     """
     ended = sessions.generation_write(user, user.session_generation + 1)
-    users.transact_or_conflict([*users.deletion(user, code), ended], "The account changed meanwhile; try again")
+    users.transact_or_conflict(
+        [*users.deletion(user, code), ended], "The account changed meanwhile; try again"
+    )
     locks = [LoginThrottle.key(user.username), LoginThrottle.key(mfa_lock_name(user.id))]
     sessions.erase_user(user.id, lock_keys=locks)
 

@@ -31,7 +31,7 @@ import pyotp
 from books_api import aws
 from books_api.dal import Repository, Write, to_attributes
 from books_api.limits import RECOVERY_CODE_COUNT, RECOVERY_CODE_LENGTH, TOTP_DIGITS, TOTP_STEP_SECONDS
-from books_api.tokens import refresh_token_digest
+from books_api.opaque import new_opaque_token, token_digest
 from books_api.users import CodeUse, Totp, User
 
 SECRET_BYTES = 20  # 160 bits, RFC 4226's recommendation
@@ -98,7 +98,8 @@ def recovery_use(digest: str) -> CodeUse:
     return CodeUse(
         condition="contains(recovery_codes, :code_digest)",
         update="DELETE recovery_codes :code_set",
-        values={"code_digest": digest, "code_set": {digest}},
+        values={"code_digest": digest},
+        spent_values={"code_set": {digest}},
     )
 
 
@@ -136,7 +137,9 @@ class SecretBox:
         return bytes(response["Plaintext"]).decode("ascii")
 
 
-def verify_code(box: SecretBox, user: User, totp: Totp, code: str, *, now: float | None = None) -> CodeUse | None:
+def verify_code(
+    box: SecretBox, user: User, totp: Totp, code: str, *, now: float | None = None
+) -> CodeUse | None:
     """The use of ``code`` (a TOTP code or an unused recovery code of ``user``), or None."""
     if is_totp_code(code):
         step = matching_step(box.open(totp.secret, user_id=user.id), code, after=totp.last_step, now=now)
@@ -165,10 +168,10 @@ class MfaChallenges(Repository):
         return {"pk": f"MFA#{digest}"}
 
     def issue(self, user: User, *, now: int | None = None) -> str:
-        token = secrets.token_urlsafe(32)
+        token = new_opaque_token()
         issued_at = int(time.time()) if now is None else now
         item = {
-            **self.key(refresh_token_digest(token)),
+            **self.key(token_digest(token)),
             "user_id": user.id,
             "username": user.username,
             "generation": user.session_generation,
@@ -179,7 +182,7 @@ class MfaChallenges(Repository):
 
     def find(self, token: str, *, now: int | None = None) -> Challenge | None:
         """The live challenge of ``token``, or None (unknown, spent or expired)."""
-        digest = refresh_token_digest(token)
+        digest = token_digest(token)
         item = self.read(self.key(digest))
         current = int(time.time()) if now is None else now
         if not item or item["expires_at"] <= current:

@@ -98,7 +98,9 @@ _ANY_CODE = (
 
 class MfaCompletion(_Request):
     mfa_token: str = Field(
-        min_length=1, max_length=MAX_MFA_TOKEN_LENGTH, description="The login's mfa_token (single use, 5 minutes)"
+        min_length=1,
+        max_length=MAX_MFA_TOKEN_LENGTH,
+        description="The login's mfa_token (single use, 5 minutes)",
     )
     code: str = _code(_ANY_CODE)
 
@@ -130,7 +132,7 @@ class UserChange(_Request):
         default=None,
         min_length=1,
         max_length=4,
-        description=f"{ADMIN} includes {READER}; [\"{READER}\"] removes {ADMIN}",
+        description=f'{ADMIN} includes {READER}; ["{READER}"] removes {ADMIN}',
     )
     disabled: bool | None = Field(default=None, description="A disabled user cannot sign in or refresh")
 

@@ -15,7 +15,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from books_api.budget import RETRY_AFTER_SECONDS
 from books_api.errors import BadRequest, ServiceUnavailable
@@ -44,7 +44,9 @@ class _SecretDerivedKey:
     """An HMAC key derived from a Secrets Manager secret, read through ``books_api.secret_source``
     (the Parameters and Secrets Lambda Extension on Lambda) and cached for ``max_age`` seconds."""
 
-    def __init__(self, secret_arn: str, *, max_age: int, fetch: Fetch | None = None, label: bytes = _LABEL) -> None:
+    def __init__(
+        self, secret_arn: str, *, max_age: int, fetch: Fetch | None = None, label: bytes = _LABEL
+    ) -> None:
         self.secret_arn = secret_arn
         self.label = label
         self._secrets = SecretCache(fetch, max_age=max_age)
@@ -70,7 +72,7 @@ class PageTokens:
         self.catalogue = catalogue
 
     @classmethod
-    def from_secret(cls, secret_arn: str, *, max_age: int, fetch: Fetch | None = None) -> PageTokens:
+    def from_secret(cls, secret_arn: str, *, max_age: int, fetch: Fetch | None = None) -> Self:
         return cls(_SecretDerivedKey(secret_arn, max_age=max_age, fetch=fetch, label=cls.label))
 
     def _mac(self, payload: bytes) -> bytes:

@@ -35,7 +35,7 @@ from books_api.dal import (
     to_attributes,
 )
 from books_api.errors import ServiceUnavailable
-from books_api.tokens import new_refresh_token, refresh_token_digest
+from books_api.opaque import new_opaque_token, token_digest
 from books_api.users import User
 
 CONFLICT_RETRIES = 3
@@ -127,7 +127,7 @@ class SessionStore(Repository):
 
     def _token_item(self, token: str, family_id: str, user_id: str, expires_at: int) -> dict[str, Any]:
         return {
-            **self.token_key(refresh_token_digest(token)),
+            **self.token_key(token_digest(token)),
             "family_id": family_id,
             "user_id": user_id,
             "spent": False,
@@ -139,7 +139,7 @@ class SessionStore(Repository):
         issued_at = int(time.time()) if now is None else now
         expires_at = issued_at + self.refresh_ttl_seconds
         family_id = uuid.uuid4().hex
-        token = new_refresh_token()
+        token = new_opaque_token()
         family = {
             **self.family_key(family_id),
             "user_id": user.id,
@@ -160,7 +160,7 @@ class SessionStore(Repository):
         self.transact(session.writes)
 
     def refresh_record(self, token: str) -> RefreshRecord | None:
-        digest = refresh_token_digest(token)
+        digest = token_digest(token)
         item = self.read(self.token_key(digest))
         if not item:
             return None
@@ -180,7 +180,7 @@ class SessionStore(Repository):
         token exactly one succeeds, and a refresh that loses the race with a password change
         (which raises the generation) issues nothing.
         """
-        token = new_refresh_token()
+        token = new_opaque_token()
         writes = [
             Write(
                 UNSPENT,

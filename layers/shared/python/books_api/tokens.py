@@ -1,10 +1,8 @@
-"""Access tokens (HS256 JWTs, made and checked by PyJWT) and opaque refresh tokens."""
+"""Access tokens: HS256 JWTs, made and checked by PyJWT (opaque tokens: ``books_api.opaque``)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -149,15 +147,6 @@ def verify_access_token(token: str, keys: KeyRing, settings: TokenSettings) -> A
         token_id=token_id,
         expires_at=int(claims["exp"]),
     )
-
-
-def new_refresh_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def refresh_token_digest(token: str) -> str:
-    """What the tokens table stores instead of the token (a 256-bit random token needs no salt)."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def token_pair(access_token: str, refresh_token: str, settings: TokenSettings) -> dict[str, Any]:

@@ -133,11 +133,14 @@ class User:
 @dataclass(frozen=True)
 class CodeUse:
     """A verified MFA code as the condition that it is still unused, on its user's item, and the
-    update that spends it (``books_api.mfa``). Both name their values ``:code_*``."""
+    update that spends it (``books_api.mfa``). ``values`` are those the condition names,
+    ``spent_values`` those only the update names (DynamoDB refuses a value a request leaves
+    unused), all ``:code_*``."""
 
     condition: str
     update: str
     values: dict[str, Any]
+    spent_values: dict[str, Any] = field(default_factory=dict)
 
 
 # The users directory (index ``Directory``): every user item holds this constant, so a page of
@@ -151,9 +154,7 @@ ADMIN_COUNT_KEY = "#enabled-admins"
 USERNAME_FREE = "username free"
 UNCHANGED = "account unchanged"
 ANOTHER_ADMIN = "another enabled admin remains"
-_UNCHANGED_CONDITION = (
-    "id = :id AND (attribute_not_exists(session_generation) OR session_generation = :seen)"
-)
+_UNCHANGED_CONDITION = "id = :id AND (attribute_not_exists(session_generation) OR session_generation = :seen)"
 
 
 class UserRepository(Repository):
@@ -302,7 +303,12 @@ class UserRepository(Repository):
         self.update_user(
             user,
             "SET password_hash = :hash, #r = :roles, disabled = :false, session_generation = :next",
-            {"hash": password_hash, "roles": list(roles), "false": False, "next": user.session_generation + 1},
+            {
+                "hash": password_hash,
+                "roles": list(roles),
+                "false": False,
+                "next": user.session_generation + 1,
+            },
             names={"#r": "roles"},
             along=[*along, *self._admin_count_change(user, after.enabled_admin)],
         )
@@ -339,7 +345,13 @@ class UserRepository(Repository):
             raise Conflict("Multi-factor sign-in is already on") from None
 
     def enable_totp(
-        self, user: User, pending: PendingTotp, *, step: int, recovery_codes: frozenset[str], along: Sequence[Write]
+        self,
+        user: User,
+        pending: PendingTotp,
+        *,
+        step: int,
+        recovery_codes: frozenset[str],
+        along: Sequence[Write],
     ) -> User:
         """Make ``pending`` ``user``'s factor, with the step of the code that confirmed it and
         the recovery codes' digests, in a new session generation, with ``along``."""
@@ -361,7 +373,8 @@ class UserRepository(Repository):
                 "codes": set(recovery_codes),
                 "next": after.session_generation,
             },
-            condition=f"{_UNCHANGED_CONDITION} AND totp_pending = :secret AND attribute_not_exists(totp_secret)",
+            condition=f"{_UNCHANGED_CONDITION} AND totp_pending = :secret "
+            "AND attribute_not_exists(totp_secret)",
             along=along,
             conflict="The enrolment changed meanwhile; start again",
         )
@@ -380,7 +393,7 @@ class UserRepository(Repository):
                     "ConditionExpression": f"{_UNCHANGED_CONDITION} AND {code.condition}",
                     "ExpressionAttributeValues": {
                         **placeholders(id=user.id, seen=user.session_generation),
-                        **placeholders(**code.values),
+                        **placeholders(**code.values, **code.spent_values),
                     },
                 }
             },
@@ -401,7 +414,8 @@ class UserRepository(Repository):
             values["next"] = after.session_generation
         self.update_user(
             user,
-            f"{update} REMOVE totp_secret, totp_last_step, recovery_codes, totp_pending, totp_pending_expires_at",
+            f"{update} REMOVE totp_secret, totp_last_step, recovery_codes, "
+            "totp_pending, totp_pending_expires_at",
             values,
             condition=condition,
             along=along,
