@@ -17,7 +17,8 @@ answers differently from a deployed REST API, each noted where it is fixed:
 - the template's ``Cors`` answers preflight requests only: a function's responses carry the
   CORS headers the function sets, as with a proxy integration (SAM CLI adds them to all);
 - errors the gateway itself answers go through the template's ``GatewayResponses``;
-- a method the template does not define (``HEAD`` included) is a 403 "Missing Authentication Token";
+- a method the template does not define (``HEAD`` included) is a 403 "Missing Authentication Token",
+  on the resource API Gateway chooses (``PATCH /users/me`` is not ``PATCH /users/{id}``);
 - a request body that is not UTF-8 (and matches no binary media type) reaches the function as
   text with each invalid byte replaced by U+FFFD, as API Gateway passes a text payload: garbled,
   never refused (SAM CLI: 502).
@@ -184,6 +185,24 @@ def _policy_covers(policy: dict[str, Any], method_arn: str, effect: str) -> bool
     return False
 
 
+def _is_parameter(segment: str) -> bool:
+    return segment.startswith(("{", "<")) and segment.endswith(("}", ">"))
+
+
+def _resource_of(path: str, resources: set[str]) -> str | None:
+    """The resource API Gateway routes ``path`` to: of those whose segments match it, the one
+    with a literal segment where the others have a parameter, leftmost first."""
+    wanted = path.strip("/").split("/")
+    matching = []
+    for resource in resources:
+        segments = resource.strip("/").split("/")
+        if len(segments) == len(wanted) and all(
+            _is_parameter(mine) or mine == theirs for mine, theirs in zip(segments, wanted, strict=True)
+        ):
+            matching.append((tuple(_is_parameter(mine) for mine in segments), resource))
+    return min(matching)[1] if matching else None
+
+
 def _as_text_payload(flask_request: Any, binary_types: list[str]) -> None:
     """Replace the bytes of a body that is not UTF-8 (and not binary) with U+FFFD, as API Gateway
     does with a text payload; SAM CLI would fail to decode it and answer 502."""
@@ -234,9 +253,16 @@ class Gateway(LocalApigwService):
 
     def _get_current_route(self, flask_request: Any) -> Route:
         try:
-            return super()._get_current_route(flask_request)
+            route: Route = super()._get_current_route(flask_request)
         except KeyError:  # e.g. HEAD, which Flask adds to every GET rule
             abort(404)
+        # Flask tries every rule with the method, so PATCH /users/me (no such method on the
+        # resource /users/me) fell through to /users/<id>. API Gateway chooses the resource
+        # first, a literal segment before a parameter, then the method: a 403 if it has none.
+        paths = {candidate.path for candidate in self._dict_of_routes.values()}
+        if _resource_of(flask_request.path, paths) != route.path:
+            abort(404)
+        return route
 
     def _generate_lambda_event(self, flask_request: Any, route: Route, method: str, endpoint: str) -> dict:
         _as_text_payload(flask_request, self.api.binary_media_types)

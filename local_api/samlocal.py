@@ -1,14 +1,15 @@
 """events/env.json: ``sam local start-api --env-vars events/env.json`` against a moto server.
 
-Start moto with the template's tables and secrets, reachable from Lambda's containers (on Linux,
-on the docker0 bridge, see docs/LOCAL.md)::
+Start moto with the template's tables, secrets and keys, reachable from Lambda's containers (on
+Linux, on the docker0 bridge, see docs/LOCAL.md)::
 
     .venv/bin/python -m local_api --moto-only --moto-host 172.17.0.1 --moto-port 5000
 
 Then, in each function, every variable that names one of those resources gets its moto name
 (secrets by name: ``GetSecretValue`` takes a name as well as an ARN, and moto's ARNs end in a
-random suffix), and ``AWS_ENDPOINT_URL`` points boto3 at moto. SAM CLI applies ``--env-vars`` only
-to variables the template declares, so each of these is declared there. The Parameters and
+random suffix; keys by alias, which KMS takes in place of a key's id or ARN, both random), and
+``AWS_ENDPOINT_URL`` points boto3 at moto. SAM CLI applies ``--env-vars`` only to variables the
+template declares, so each of these is declared there. The Parameters and
 Secrets extension is not this file's concern: samconfig.toml's local sections set
 ``SecretsExtension=false``, so the template itself leaves the layer out and empties
 ``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` (the functions then read secrets with boto3, from moto).
@@ -33,6 +34,7 @@ from stack.template import (
     Stack,
     environment_variables,
     functions,
+    key_alias,
     physical_name,
     resources,
     sub_names,
@@ -40,7 +42,7 @@ from stack.template import (
 
 DOCKER_MOTO_ENDPOINT = "http://host.docker.internal:5000"
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL"
-CREATED_TYPES = ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
+CREATED_TYPES = ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret", "AWS::KMS::Key")
 # The host's processor as platform.machine() names it -> Lambda's name for it.
 ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 # samconfig.toml's environment whose local sections run the functions on that architecture.
@@ -77,10 +79,12 @@ def refers_to(value: Any, names: Collection[str]) -> bool:
 def env_vars(endpoint: str = DOCKER_MOTO_ENDPOINT) -> dict[str, dict[str, str]]:
     """The ``--env-vars`` file: for each function, the variables that must name moto's resources."""
     created = created_resources()
+    keys = {logical_id: key_alias(STACK_NAME, logical_id) for logical_id in resources("AWS::KMS::Key")}
     stack = Stack(
         name=STACK_NAME,
         region=REGION,
-        physical={logical_id: physical_name(STACK_NAME, logical_id) for logical_id in created},
+        physical={logical_id: physical_name(STACK_NAME, logical_id) for logical_id in created} | keys,
+        arns=keys,
     )
     found = {}
     for function in functions():

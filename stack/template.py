@@ -243,12 +243,19 @@ def physical_name(stack_name: str, logical_id: str) -> str:
     return f"{stack_name}-{logical_id}"
 
 
+def key_alias(stack_name: str, logical_id: str) -> str:
+    """The alias ``create_resources`` gives a KMS key of the stack called ``stack_name``: KMS takes
+    it wherever it takes the key's id or ARN, which moto makes up."""
+    return f"alias/{physical_name(stack_name, logical_id)}"
+
+
 def create_resources(stack: Stack, dynamodb: Any, secretsmanager: Any, kms: Any) -> Stack:
     """Create the template's tables, secrets and KMS keys through the given clients (moto's),
     named after ``stack``.
 
     Tables get the template's own key schema, indexes and TTL; secrets a random value of the
-    template's length, as ``GenerateSecretString`` would; keys are symmetric, as the template's.
+    template's length, as ``GenerateSecretString`` would; keys are symmetric, as the template's,
+    each with an alias (``key_alias``).
     """
     for logical_id, res in resources("AWS::DynamoDB::Table").items():
         props = res["Properties"]
@@ -277,6 +284,7 @@ def create_resources(stack: Stack, dynamodb: Any, secretsmanager: Any, kms: Any)
         stack.arns[logical_id] = arn
     for logical_id, res in resources("AWS::KMS::Key").items():
         metadata = kms.create_key(Description=res["Properties"].get("Description", logical_id))["KeyMetadata"]
+        kms.create_alias(AliasName=key_alias(stack.name, logical_id), TargetKeyId=metadata["KeyId"])
         stack.physical[logical_id] = metadata["KeyId"]
         stack.arns[logical_id] = metadata["Arn"]
     return stack

@@ -9,7 +9,7 @@ resolvers cannot know:
   guards it (plus Basic on POST /auth/login, where it is an alternative to a JSON body, so that
   body is documented as optional, and as the model alone rather than the model or ``null``);
 - the responses the API really sends: its success status (with the body its route's return
-  model describes, or none for a 204), and the JSON errors of books_api.http (400 where
+  model, or models, describe, or none for a 204), and the JSON errors of books_api.http (400 where
   Powertools would say 422, 401, 403, 404, 409, 413, 415, 429, 503).
 
     python -m tools.openapi            rewrite docs/openapi.json
@@ -35,10 +35,16 @@ DOCUMENT = ROOT / "docs" / "openapi.json"
 TITLE = "Books API"
 VERSION = "1.0.0"
 DESCRIPTION = (
-    "Sign up, log in for a JSON Web Token, and read a catalogue of books; with the admin role, "
-    "write it. Every error is a JSON body with a `message` (400s may add per-field `errors`)."
+    "Sign up, log in for a JSON Web Token (with a TOTP code too, once multi-factor sign-in is on), "
+    "and read a catalogue of books; with the admin role, write it and administer the users. Every "
+    "error is a JSON body with a `message` (400s may add per-field `errors`)."
 )
-FUNCTIONS = {"signup": "SignupFunction", "login": "LoginFunction", "books": "BooksFunction"}
+FUNCTIONS = {
+    "signup": "SignupFunction",
+    "login": "LoginFunction",
+    "books": "BooksFunction",
+    "users": "UsersFunction",
+}
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 
 # What each function reads at import; the values only have to be well formed, no call is made.
@@ -50,16 +56,43 @@ _PLACEHOLDER_ENV = {
     "PAGE_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:page-token",
     "TOKEN_ISSUER": "urn:books-api:books-api",
     "TOKEN_AUDIENCE": "urn:books-api:books-api:api",
+    "MFA_KEY_ID": "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000",
+    "MFA_ISSUER": "books-api",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_METRICS_NAMESPACE": "BooksApi",
 }
 
 SUCCESS = {("post", "/auth/signup"): 201, ("post", "/books"): 201, ("post", "/auth/logout"): 204}
 SUCCESS_WITHOUT_BODY = {204}
-ADMIN_ROUTES = {("post", "/books"), ("put", "/books/{id}"), ("delete", "/books/{id}")}
-LOCKOUT_ROUTES = {("post", "/auth/login"), ("post", "/users/me/password")}
+ADMIN_ROUTES = {
+    ("post", "/books"),
+    ("put", "/books/{id}"),
+    ("delete", "/books/{id}"),
+    ("get", "/users"),
+    ("get", "/users/{id}"),
+    ("patch", "/users/{id}"),
+    ("delete", "/users/{id}"),
+}
+# The routes that check a password or an MFA code under the lockout.
+LOCKOUT_ROUTES = {
+    ("post", "/auth/login"),
+    ("post", "/auth/mfa"),
+    ("post", "/users/me/password"),
+    ("delete", "/users/me"),
+    ("post", "/users/me/mfa/totp/confirm"),
+    ("delete", "/users/me/mfa"),
+}
 BASIC_ROUTES = {("post", "/auth/login")}
-CONFLICT_ROUTES = {("post", "/auth/signup"), ("post", "/users/me/password")}
+CONFLICT_ROUTES = {
+    ("post", "/auth/signup"),
+    ("post", "/users/me/password"),
+    ("delete", "/users/me"),
+    ("post", "/users/me/mfa/totp"),
+    ("post", "/users/me/mfa/totp/confirm"),
+    ("delete", "/users/me/mfa"),
+    ("patch", "/users/{id}"),
+    ("delete", "/users/{id}"),
+}
 DEPENDENCY_FREE = {("get", "/health")}
 POWERTOOLS_ERROR_SCHEMAS = {"HTTPValidationError", "ValidationError", "ResponseValidationError"}
 
@@ -84,7 +117,10 @@ ERRORS = {
     401: "Missing, invalid or expired credentials or token",
     403: "The caller's roles do not allow this",
     404: "No such resource",
-    409: "Conflict (username taken, or the account changed meanwhile)",
+    409: (
+        "Conflict (username taken, the account changed meanwhile, no enabled admin would remain, "
+        "or multi-factor sign-in is already on, or off)"
+    ),
     413: "Request body too large",
     415: "Request body is not application/json",
     429: "Too many failed attempts: wait Retry-After seconds",
@@ -165,6 +201,11 @@ def _responses(method: str, path: str, operation: dict[str, Any], protected: boo
         if status in SUCCESS_WITHOUT_BODY
         else {**success, "description": "Success"}
     )
+    for content in success.get("content", {}).values():
+        if "anyOf" in content["schema"]:
+            # A route that returns one of several models: the union alone, without the name
+            # Powertools gives it ("Return"), which describes nothing.
+            content["schema"].pop("title", None)
     errors = []
     in_query = any(parameter["in"] == "query" for parameter in operation.get("parameters", []))
     if "requestBody" in operation or in_query or (method, path) in BASIC_ROUTES:
@@ -177,7 +218,7 @@ def _responses(method: str, path: str, operation: dict[str, Any], protected: boo
         errors.append(404)
     if (method, path) in CONFLICT_ROUTES:
         errors.append(409)
-    if method in ("post", "put"):
+    if method in ("post", "put", "patch") or "requestBody" in operation:
         errors += [413, 415]
     if (method, path) in LOCKOUT_ROUTES:
         errors.append(429)

@@ -29,6 +29,9 @@ BOOK = {
     "isbn": "978-0-441-47812-5",
 }
 CREDENTIALS = {"username": "alice", "password": "correct horse battery staple"}
+USER_ID = "5c7e2b9d-8a41-4f6e-b3d0-9e1a2c4f7b68"
+TOTP_CODE = "123456"
+RECOVERY_CODE = "ABCD-EFGH-IJKL-MNOP"
 
 # file name: (method, resource, path, body, authorizer context)
 ROUTES: dict[str, tuple[str, str, str, Any, dict[str, str] | None]] = {
@@ -45,6 +48,33 @@ ROUTES: dict[str, tuple[str, str, str, Any, dict[str, str] | None]] = {
         {"current_password": CREDENTIALS["password"], "new_password": "copper kettle meadow 48"},
         READER,
     ),
+    "users-me-delete": (
+        "DELETE",
+        "/users/me",
+        "/users/me",
+        {"password": CREDENTIALS["password"], "code": TOTP_CODE},
+        READER,
+    ),
+    "users-me-mfa-totp": ("POST", "/users/me/mfa/totp", "/users/me/mfa/totp", None, READER),
+    "users-me-mfa-totp-confirm": (
+        "POST",
+        "/users/me/mfa/totp/confirm",
+        "/users/me/mfa/totp/confirm",
+        {"code": TOTP_CODE},
+        READER,
+    ),
+    "users-me-mfa-delete": (
+        "DELETE",
+        "/users/me/mfa",
+        "/users/me/mfa",
+        {"password": CREDENTIALS["password"], "code": RECOVERY_CODE},
+        READER,
+    ),
+    "mfa": ("POST", "/auth/mfa", "/auth/mfa", {"mfa_token": "<mfa token>", "code": TOTP_CODE}, None),
+    "users-list": ("GET", "/users", "/users", None, ADMIN),
+    "users-get": ("GET", "/users/{id}", f"/users/{USER_ID}", None, ADMIN),
+    "users-change": ("PATCH", "/users/{id}", f"/users/{USER_ID}", {"roles": ["reader", "admin"]}, ADMIN),
+    "users-delete": ("DELETE", "/users/{id}", f"/users/{USER_ID}", None, ADMIN),
     "books-list": ("GET", "/books", "/books", None, READER),
     "books-create": ("POST", "/books", "/books", BOOK, ADMIN),
     "books-get": ("GET", "/books/{id}", f"/books/{BOOK_ID}", None, READER),
