@@ -3,15 +3,18 @@
     .venv/bin/python -m tools.fuzz --schemathesis .venv-fuzz/bin/schemathesis     (make fuzz)
 
 Starts the local server on free ports (bcrypt's cost lowered, as in the tests), creates an admin
-with the operator CLI, logs it in, creates two books and reads a page of one (for a next_token the
-server signed); runs schemathesis with tools/fuzz.toml and the generators of tools/fuzz_hooks.py
-(the admin's token on every Bearer route, the book's id among the generated ones); then reads the
-gateway's access log: every request it answered and with what status. Stops the server.
+with the operator CLI, logs it in, creates two books and reads a page of them, signs up a reader
+(the user /users/{id} aims at) and one with TOTP on (for POST /auth/mfa), and reads a page of
+users (for a next_token of each list the server signed); runs schemathesis with tools/fuzz.toml
+and the generators and hooks of tools/fuzz_hooks.py (the admin's token on every Bearer route, the
+book's and the reader's ids among the generated ones, that user's working codes among the
+generated MFA codes and a live MFA token of theirs in half the POST /auth/mfa bodies); then reads
+the gateway's access log: every request it answered and with what status. Stops the server.
 
 Fails if schemathesis fails (any check: a 5xx, or a 400 for data the document calls valid), if
 its report has a warning of FAILING_WARNINGS (a schema mismatch among them), if the server
-answered any request with a 5xx, or if fewer than MIN_TEST_CASES test cases ran (a run that tests
-nothing must not pass).
+answered any request with a 5xx, if fewer than MIN_TEST_CASES test cases ran (a run that tests
+nothing must not pass), or if an operation of the document was not tested.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tools import fuzz_formats
+
 if TYPE_CHECKING:
     from local_api.process import ServerProcess
 
@@ -38,6 +43,7 @@ CONFIG = ROOT / "tools" / "fuzz.toml"
 DOCUMENT = ROOT / "docs" / "openapi.json"
 ENV_VARS = {"Parameters": {"BCRYPT_COST": "4"}}
 MIN_TEST_CASES = 300
+RECOVERY_CODES_GIVEN = 3  # of the MFA user's ten: the rest stay unused, as a user's would
 # Warnings that mean the document and the API disagree, or that the fuzzing could not follow it:
 # most schema-valid data refused (the schema promises more than the API accepts), or a pattern
 # schemathesis cannot generate from. tools/fuzz.toml makes schemathesis fail on them too.
@@ -52,16 +58,21 @@ class FuzzFailed(Exception):
 
 
 def _call(
-    url: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+    url: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    token: str | None = None,
+    method: str | None = None,
 ) -> dict[str, Any]:
-    """POST ``body`` to ``path`` (GET it without a body), and the JSON it answers."""
+    """POST ``body`` to ``path`` (GET it without a body, unless told another method), and the JSON
+    it answers."""
     headers = {"Content-Type": "application/json"} if body is not None else {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     if not url.startswith("http://127.0.0.1:"):
         raise FuzzFailed(f"not the local server: {url}")
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data, headers=headers)  # noqa: S310
+    request = urllib.request.Request(url + path, data=data, headers=headers, method=method)  # noqa: S310
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - checked above  # nosec B310
         return json.loads(response.read())
 
@@ -81,6 +92,24 @@ def _admin_token(server: ServerProcess) -> str:
     return _call(server.url, "/auth/login", {"username": username, "password": password})["access_token"]
 
 
+def _password() -> str:
+    return f"pw {uuid.uuid4().hex}"
+
+
+def _mfa_user(url: str) -> dict[str, str]:
+    """A reader with TOTP on: its username, password, secret and some of its recovery codes."""
+    username, password = f"fuzz-mfa-{uuid.uuid4().hex[:12]}", _password()
+    token = _call(url, "/auth/signup", {"username": username, "password": password})["access_token"]
+    secret = _call(url, "/users/me/mfa/totp", token=token, method="POST")["secret"]
+    confirmed = _call(url, "/users/me/mfa/totp/confirm", {"code": fuzz_formats.current_totp(secret)}, token)
+    return {
+        "FUZZ_MFA_USERNAME": username,
+        "FUZZ_MFA_PASSWORD": password,
+        "FUZZ_TOTP_SECRET": secret,
+        "FUZZ_RECOVERY_CODES": ",".join(confirmed["recovery_codes"][:RECOVERY_CODES_GIVEN]),
+    }
+
+
 def statuses(log: str) -> Counter[int]:
     """How many requests the gateway answered with each status, from its access lines."""
     return Counter(int(match[1]) for line in log.splitlines() if (match := ACCESS_LINE.search(line)))
@@ -98,13 +127,22 @@ def fuzz(schemathesis: Path, workdir: Path) -> dict[str, Any]:
         book = _call(server.url, "/books", {"title": "Fuzzed", "author": "Schemathesis"}, token)
         _call(server.url, "/books", {"title": "Another", "author": "Schemathesis"}, token)
         next_token = _call(server.url, "/books?limit=1", token=token)["next_token"]
+        reader = _call(
+            server.url, "/auth/signup", {"username": f"fuzz-{uuid.uuid4().hex[:12]}", "password": _password()}
+        )
+        mfa_user = _mfa_user(server.url)
+        users_next_token = _call(server.url, "/users?limit=1", token=token)["next_token"]
         before = statuses(server.log())
         reports = workdir / "reports"
         environment = {
             **os.environ,
+            **mfa_user,
+            "FUZZ_URL": server.url,
             "FUZZ_TOKEN": token,
             "FUZZ_BOOK_ID": book["id"],
             "FUZZ_NEXT_TOKEN": next_token,
+            "FUZZ_USER_ID": reader["user"]["id"],
+            "FUZZ_USERS_NEXT_TOKEN": users_next_token,
         }
         command = [str(schemathesis), "--no-color", "--config-file", str(CONFIG), "run", str(DOCUMENT)]
         command += ["--url", server.url, "--workers", "1", "--report", "json", "--report-dir", str(reports)]
@@ -118,7 +156,13 @@ def fuzz(schemathesis: Path, workdir: Path) -> dict[str, Any]:
     if len(found) != 1:
         raise FuzzFailed(f"schemathesis exited with {done.returncode} and wrote no report")
     report = json.loads(found[0].read_text())
-    return {"exit_code": done.returncode, "report": report, "statuses": answered}
+    return {"exit_code": done.returncode, "report": report, "statuses": answered, "operations": operations()}
+
+
+def operations() -> int:
+    """How many operations docs/openapi.json describes."""
+    document = json.loads(DOCUMENT.read_text())
+    return sum(len(methods) for methods in document["paths"].values())
 
 
 def verdict(result: dict[str, Any]) -> tuple[str, list[str]]:
@@ -149,6 +193,10 @@ def verdict(result: dict[str, Any]) -> tuple[str, list[str]]:
         problems.append(f"{by_class['5xx']} responses were 5xx")
     if cases["generated"] < MIN_TEST_CASES:
         problems.append(f"only {cases['generated']} test cases (at least {MIN_TEST_CASES} expected)")
+    if report["operations"]["tested"] < result["operations"]:
+        problems.append(
+            f"{report['operations']['tested']} of the document's {result['operations']} operations tested"
+        )
     return line, problems
 
 

@@ -37,11 +37,12 @@ from local_api.lambda_path import (
     standard_library,
 )
 from local_api.samlocal import created_resources
-from stack.template import ROOT, Stack, functions, physical_name
+from stack.template import ROOT, Stack, functions, physical_name, resources
 from tests.utils import assert_runs
 from tools.sam_transform import created
 
 EVENTS = ROOT / "events"
+KEYS = set(resources("AWS::KMS::Key"))
 BINARIES = {"bcrypt/_bcrypt", "pydantic_core/_pydantic_core", "wrapt/_wrappers"}
 
 # A fresh interpreter, started with -I -S: Lambda's path first, then the events, then where each
@@ -89,19 +90,33 @@ CASES: dict[str, list[tuple[dict[str, Any], int | str]]] = {
         (_event("books-create", body=json.dumps({"title": ""})), 400),
         (_event("health", path="/nothing", resource="/nothing"), 404),
     ],
-    "SignupFunction": [(_event("signup", body=json.dumps({"username": "a", "password": "short"})), 400)],
-    "LoginFunction": [(_event("login", body=json.dumps({"username": "a"})), 400)],
+    "SignupFunction": [
+        (_event("signup", body=json.dumps({"username": "a", "password": "short"})), 400),
+        (_event("users-me-mfa-totp-confirm", body=json.dumps({"code": "12345"})), 400),
+    ],
+    "LoginFunction": [
+        (_event("login", body=json.dumps({"username": "a"})), 400),
+        (_event("mfa", body=json.dumps({"mfa_token": "t"})), 400),
+    ],
+    "UsersFunction": [
+        (_event("users-change", body=json.dumps({"roles": []})), 400),
+        # A reader's request: refused before the directory is read.
+        (_event("users-list", requestContext=_event("users-me")["requestContext"]), 403),
+        (_event("users-get", path="/users/nobody", pathParameters={"id": "nobody"}), 404),
+    ],
     "SigningKeyRotationFunction": [
         ({"Step": "dropSecret", "SecretId": "books", "ClientRequestToken": "t"}, "RotationError")
     ],
 }
 
 
-# What each function must not load, even after its events: the books function has no passwords
-# or tokens to check, and the authorizer reads its key through the extension and validates no
-# request body (docs/PERFORMANCE.md: each costs cold-start time).
+# What each function must not load, even after its events: the books function has no passwords,
+# tokens or codes to check, the users function no passwords, tokens or codes either, and the
+# authorizer reads its key through the extension and validates no request body
+# (docs/PERFORMANCE.md: each costs cold-start time).
 MUST_NOT_LOAD = {
-    "BooksFunction": {"bcrypt", "jwt"},
+    "BooksFunction": {"bcrypt", "jwt", "pyotp"},
+    "UsersFunction": {"bcrypt", "jwt", "pyotp"},
     "AuthorizerFunction": {"boto3", "pydantic", "pydantic_core", "aws_xray_sdk"},
 }
 
@@ -168,8 +183,9 @@ def _environment(function: str) -> dict[str, str]:
         region=REGION,
         physical={logical_id: physical_name("layers-test", logical_id) for logical_id in created_resources()},
         arns={
-            logical_id: f"arn:aws:dynamodb:{REGION}:123456789012:table/{logical_id}"
+            logical_id: f"arn:aws:{service}:{REGION}:123456789012:{kind}/{logical_id}"
             for logical_id in created_resources()
+            for service, kind in [("kms", "key") if logical_id in KEYS else ("dynamodb", "table")]
         },
     )
     return {

@@ -1,9 +1,10 @@
 """Guards attacked over HTTP the way an attacker would: many requests at the same moment.
 
-Each test fires more simultaneous requests than its guard allows (lockouts of logins and of
-password changes, single use of a username, one book's conditional writes, a refresh racing a
-password change) and asserts the outcome a serial run would give. The in-process versions,
-which line the attempts up at each guard's worst moment, are in tests/unit/test_races.py.
+Each test fires more simultaneous requests than its guard allows (lockouts of logins, of
+password changes and of MFA codes, single use of a username, of a TOTP code, of an MFA token and
+of a recovery code, one book's conditional writes, a refresh racing a password change, the last
+enabled admin) and asserts the outcome a serial run would give. The in-process versions, which
+line the attempts up at each guard's worst moment, are in tests/unit/test_races.py.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from local_api.http_client import Client, Reply
 from local_api.process import ServerProcess
 from tests.threads import at_once
 
-from .conftest import LOCAL_ENV_VARS, REMOTE, Target, User, password, unique
+from .conftest import LOCAL_ENV_VARS, REMOTE, MfaUser, Target, User, password, unique
 
 THRESHOLD = 5  # LockoutThreshold's default
+ENVIRONMENTS = 4  # how far the local server scales a function out (its --max-concurrency default)
+LAST_ADMIN = {"message": "This would leave no enabled admin"}
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +43,7 @@ def guarded(server_workdir: Path, target: Target) -> Iterator[Target]:
 def guarded_admin(guarded: Target, request: pytest.FixtureRequest) -> User:
     if guarded.server is None:
         return request.getfixturevalue("admin")
-    username, secret = unique("admin"), password()
-    done = guarded.admin_cli("create-user", username, "--role", "admin", password=secret)
-    assert done.returncode == 0, done.stderr
-    return guarded.login(username, secret)
+    return guarded.make_admin()
 
 
 def statuses(replies: list[Reply]) -> list[int]:
@@ -169,3 +169,127 @@ def test_refreshes_racing_a_password_change_never_outlive_it(guarded: Target) ->
         if reply.status == 200:  # it came first: the change ended its session all the same
             again = client.post("/auth/refresh", body={"refresh_token": reply.json["refresh_token"]})
             assert again.status == 401
+
+
+# --- multi-factor sign-in --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mfa_user(guarded: Target) -> MfaUser:
+    return guarded.enable_mfa(guarded.signup())
+
+
+def mfa_attempts(target: Target, pairs: list[tuple[str, str]]) -> list[Reply]:
+    """POST /auth/mfa with each (MFA token, code), all at once, each in a warm execution
+    environment of its own: the attempts are then side by side at the guard, as on Lambda,
+    rather than one after another behind a cold start."""
+    width = min(len(pairs), ENVIRONMENTS)
+    for _ in range(width):  # each round of overlapping calls starts one more environment
+        assert at_once(*(lambda: target.complete_mfa("warm-up", "000000").status,) * width) == [401] * width
+    return at_once(*(lambda pair=pair: target.complete_mfa(*pair) for pair in pairs))
+
+
+def test_one_totp_code_sent_at_once_with_four_mfa_tokens_signs_in_once(
+    guarded: Target, mfa_user: MfaUser
+) -> None:
+    tokens = [guarded.mfa_token(mfa_user) for _ in range(4)]
+    code = mfa_user.authenticator.code()
+    replies = mfa_attempts(guarded, [(token, code) for token in tokens])
+    assert statuses(replies) == [200, 401, 401, 401], [reply.text for reply in replies]
+    assert all(reply.json == {"message": "Invalid code"} for reply in replies if reply.status == 401)
+    # The tokens whose code was refused are unspent: a later code completes one of them.
+    (loser, *_) = [token for token, reply in zip(tokens, replies, strict=True) if reply.status == 401]
+    assert guarded.complete_mfa(loser, mfa_user.authenticator.code()).status == 200
+
+
+def test_one_recovery_code_sent_at_once_with_four_mfa_tokens_signs_in_once(
+    guarded: Target, mfa_user: MfaUser
+) -> None:
+    tokens = [guarded.mfa_token(mfa_user) for _ in range(4)]
+    code = mfa_user.recovery_codes[0]
+    replies = mfa_attempts(guarded, [(token, code) for token in tokens])
+    assert statuses(replies) == [200, 401, 401, 401], [reply.text for reply in replies]
+    assert guarded.complete_mfa(guarded.mfa_token(mfa_user), code).status == 401
+
+
+def test_one_mfa_token_sent_at_once_with_four_good_codes_signs_in_once(
+    guarded: Target, mfa_user: MfaUser
+) -> None:
+    token = guarded.mfa_token(mfa_user)
+    codes = [mfa_user.authenticator.code(), *mfa_user.recovery_codes[:3]]
+    replies = mfa_attempts(guarded, [(token, code) for code in codes])
+    assert statuses(replies) == [200, 401, 401, 401], [reply.text for reply in replies]
+    assert all(
+        reply.json == {"message": "Invalid or expired MFA token"} for reply in replies if reply.status == 401
+    )
+    # The codes that came with the token a second time are unspent.
+    unspent = [code for code, reply in zip(codes, replies, strict=True) if reply.status == 401]
+    recovery = next(code for code in unspent if code in mfa_user.recovery_codes)
+    assert guarded.complete_mfa(guarded.mfa_token(mfa_user), recovery).status == 200
+
+
+def test_twelve_simultaneous_wrong_codes_get_five_401s_and_the_rest_429(
+    guarded: Target, mfa_user: MfaUser
+) -> None:
+    tokens = [guarded.mfa_token(mfa_user) for _ in range(3)]
+    wrong = [*mfa_user.authenticator.wrong_codes(8), "AAAA-BBBB-CCCC-DDDD", "EEEEFFFFGGGGHHHH"]
+    wrong += ["2222-3333-4444-5555", "abcd-efgh-ijkl-mnop"]
+    replies = mfa_attempts(guarded, [(tokens[n % 3], code) for n, code in enumerate(wrong)])
+    assert statuses(replies) == [401] * THRESHOLD + [429] * (12 - THRESHOLD)
+    assert all(int(reply.header("retry-after")) >= 1 for reply in replies if reply.status == 429)
+    # Locked: even the right code is not checked now, with any token.
+    right = guarded.complete_mfa(tokens[0], mfa_user.recovery_codes[0])
+    assert right.status == 429
+    assert guarded.complete_mfa(guarded.mfa_token(mfa_user), mfa_user.recovery_codes[0]).status == 429
+
+
+# --- the last enabled admin ---------------------------------------------------------------------
+
+
+@pytest.mark.local_only
+@pytest.mark.parametrize("count", [2, 4])
+def test_enabled_admins_demoting_each_other_at_once_leave_exactly_one(
+    admins_target: Target, count: int
+) -> None:
+    """Each of ``count`` admins, the only enabled ones, demotes the next (the last the first), all
+    at once: every demotion but one goes through, and one enabled admin remains."""
+    target, client = admins_target, admins_target.client
+    admins = [target.make_admin() for _ in range(count)]
+    target.leave_enabled_admins(*admins)
+    ids = [target.profile(admin)["id"] for admin in admins]
+    replies = at_once(
+        *(
+            lambda admin=admin, victim=ids[(n + 1) % count]: client.request(
+                "PATCH", f"/users/{victim}", token=admin.access_token, body={"roles": ["reader"]}
+            )
+            for n, admin in enumerate(admins)
+        )
+    )
+    assert statuses(replies) == [200] * (count - 1) + [409], [reply.text for reply in replies]
+    assert all(reply.json == LAST_ADMIN for reply in replies if reply.status == 409)
+    (kept,) = [ids[(n + 1) % count] for n, reply in enumerate(replies) if reply.status == 409]
+    survivor = admins[ids.index(kept)]
+    assert target.enabled_admins(survivor) == {survivor.username}
+
+
+@pytest.mark.local_only
+def test_enabled_admins_disabling_and_deleting_each_other_at_once_leave_exactly_one(
+    admins_target: Target,
+) -> None:
+    target, client = admins_target, admins_target.client
+    admins = [target.make_admin() for _ in range(3)]
+    target.leave_enabled_admins(*admins)
+    ids = [target.profile(admin)["id"] for admin in admins]
+    disable, *deletes = at_once(
+        lambda: client.request(
+            "PATCH", f"/users/{ids[1]}", token=admins[0].access_token, body={"disabled": True}
+        ),
+        lambda: client.request("DELETE", f"/users/{ids[2]}", token=admins[1].access_token),
+        lambda: client.request("DELETE", f"/users/{ids[0]}", token=admins[2].access_token),
+    )
+    outcomes = [(disable.status, 200), *((reply.status, 204) for reply in deletes)]
+    assert sorted(status == done for status, done in outcomes) == [False, True, True], outcomes
+    refused = next(n for n, (status, done) in enumerate(outcomes) if status != done)
+    assert [disable, *deletes][refused].json == LAST_ADMIN
+    survivor = admins[(refused + 1) % 3]  # whom the refused request was aimed at
+    assert target.enabled_admins(survivor) == {survivor.username}

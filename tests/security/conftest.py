@@ -9,9 +9,10 @@ file paths, bcrypt hashes, tokens, passwords and keys.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -22,11 +23,21 @@ from local_api.http_client import Client
 from local_api.process import ServerProcess
 from local_api.runtime import FAKE_CREDENTIALS
 from stack.template import functions, routes
-from tests.integration.conftest import LOCAL_ENV_VARS, Target, User, password, unique
+from tests.integration.conftest import (
+    LOCAL_ENV_VARS,
+    Authenticator,
+    MfaUser,
+    Target,
+    User,
+    password,
+    unique,
+)
 
 from .harness import Secrets, Store
 
 GROUPS = {"test_bodies.py": "bodies", "test_tokens.py": "tokens", "test_paths.py": "methods and paths"}
+# An MFA token lives 5 minutes and an enrolment 10: one older than this is replaced before use.
+FRESH_SECONDS = 240
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,10 @@ class World:
     url: str
     admin: User
     reader: User
+    mfa_user: MfaUser  # a reader with TOTP on
+    enrolling: User  # a reader whose TOTP enrolment awaits its code
+    patient: User  # the reader whose id the cases on /users/{id} aim at
+    patient_id: str
     key: Signer
     secrets: Secrets
     store: Store
@@ -54,6 +69,8 @@ class World:
     book_id: str
     stack_name: str
     secret_arn: str
+    _mfa_token: tuple[float, str] | None = field(default=None, repr=False)
+    _enrolment: tuple[float, Authenticator] | None = field(default=None, repr=False)
 
     @property
     def client(self) -> Client:
@@ -63,6 +80,31 @@ class World:
         """A reader of its own, signed up now (the store's last seen state is forgotten)."""
         self.store.forget()
         return self.target.signup()
+
+    def fresh_mfa_user(self) -> MfaUser:
+        """A reader of its own with TOTP on (the store's last seen state is forgotten)."""
+        user = self.target.enable_mfa(self.fresh_user())
+        self.secrets.add(user.authenticator.secret, *user.recovery_codes)
+        self.store.forget()
+        return user
+
+    def mfa_token(self) -> str:
+        """A live MFA token of ``mfa_user``: a password login's, reused while it is fresh (a new
+        one is written to the store, whose last seen state is then forgotten)."""
+        if self._mfa_token is None or time.monotonic() - self._mfa_token[0] > FRESH_SECONDS:
+            self._mfa_token = (time.monotonic(), self.target.mfa_token(self.mfa_user))
+            self.secrets.add(self._mfa_token[1])
+            self.store.forget()
+        return self._mfa_token[1]
+
+    def enrolment(self) -> Authenticator:
+        """``enrolling``'s authenticator for an enrolment that is still open (started again when
+        it is no longer fresh: the store's last seen state is then forgotten)."""
+        if self._enrolment is None or time.monotonic() - self._enrolment[0] > FRESH_SECONDS:
+            self._enrolment = (time.monotonic(), self.target.start_totp(self.enrolling))
+            self.secrets.add(self._enrolment[1].secret)
+            self.store.forget()
+        return self._enrolment[1]
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +155,9 @@ def world(hostile_server: ServerProcess) -> World:
     assert done.returncode == 0, done.stderr
     admin = target.login(admin_name, admin_password)
     reader = target.signup()
+    mfa_user = target.enable_mfa(target.signup())
+    enrolling = target.signup()
+    patient = target.signup()
 
     physical = hostile_server.state["stack"]["physical"]
     secretsmanager = _aws(hostile_server, "secretsmanager")
@@ -131,8 +176,9 @@ def world(hostile_server: ServerProcess) -> World:
 
     secrets = Secrets()
     secrets.add(signing, page_key)
-    for user in (admin, reader):
+    for user in (admin, reader, mfa_user, enrolling, patient):
         secrets.add(user.password, user.access_token, user.refresh_token)
+    secrets.add(mfa_user.authenticator.secret, *mfa_user.recovery_codes)
 
     book = target.client.post(
         "/books", token=admin.access_token, body={"title": "The Hostile Suite", "author": "Anon"}
@@ -145,6 +191,10 @@ def world(hostile_server: ServerProcess) -> World:
         url=hostile_server.url,
         admin=admin,
         reader=reader,
+        mfa_user=mfa_user,
+        enrolling=enrolling,
+        patient=patient,
+        patient_id=target.profile(patient)["id"],
         key=key,
         secrets=secrets,
         store=Store(dynamodb, tables),

@@ -2,8 +2,9 @@
 
 The cases are tables: generic shapes (absent, empty, not JSON, arrays, scalars, nesting, encodings,
 sizes, media types, base64), then for every field of every body its wrong types, NUL, lone
-surrogates and huge values, then fields a client must not set. Each case starts from a valid body
-of its route, which a control test shows is accepted.
+surrogates and huge values (codes of every wrong shape, roles and flags of every wrong type), then
+fields a client must not set. Each case starts from a valid body of its route, for the user it is
+sent as, which a control test shows is accepted.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.integration.conftest import User, password, unique
+from tests.integration.conftest import MfaUser, User, password, unique
 
 from .conftest import World, writable_tables
 from .harness import assert_refused, send
@@ -35,13 +36,24 @@ class Route:
     name: str
     method: str
     path: str
-    role: str | None  # whose Bearer token goes with it: "admin", "reader" or none
-    fields: dict[str, str]  # name -> "str", "str?" (optional) or "int?"
+    role: str | None  # whose Bearer token goes with it: "admin", "reader" (the user's) or none
+    # name -> "str", "str?" (optional), "int?", "code", "code?" (an MFA code), "roles?" or "bool?"
+    fields: dict[str, str]
     valid: Callable[[World, User], dict[str, Any]]
     body_optional: bool = False
+    # Whom the cases are sent as: the world's reader, or its reader with TOTP on ("mfa") or with
+    # an enrolment awaiting its code ("enrolling").
+    who: str = "reader"
+    # The user and the body the control sends (by default a fresh reader and its valid body).
+    control: Callable[[World], tuple[User, dict[str, Any]]] | None = None
 
     def target(self, world: World) -> str:
-        return self.path.replace("{id}", world.book_id)
+        return self.path.replace(
+            "{id}", world.patient_id if self.path.startswith("/users/") else world.book_id
+        )
+
+    def user(self, world: World) -> User:
+        return {"reader": world.reader, "mfa": world.mfa_user, "enrolling": world.enrolling}[self.who]
 
     def headers(self, world: World, user: User, content_type: str | None) -> list[tuple[str, str]]:
         token = {"admin": world.admin.access_token, "reader": user.access_token}.get(self.role or "")
@@ -57,6 +69,31 @@ BOOK_FIELDS = {"title": "str", "author": "str", "year": "int?", "isbn": "str?"}
 
 def _book(world: World, user: User) -> dict[str, Any]:
     return {"title": "Hostile", "author": "Suite", "year": 1999, "isbn": ISBN}
+
+
+def _current_code(user: User) -> str:
+    """The code ``user``'s authenticator shows now (not spent: no case is accepted); any
+    well-formed code for a user without TOTP, whose check the case never reaches."""
+    return user.authenticator.totp.now() if isinstance(user, MfaUser) else "123456"
+
+
+def _mfa_control(world: World) -> tuple[User, dict[str, Any]]:
+    user = world.fresh_mfa_user()
+    token = world.target.mfa_token(user)
+    world.store.forget()
+    return user, {"mfa_token": token, "code": user.authenticator.code()}
+
+
+def _confirm_control(world: World) -> tuple[User, dict[str, Any]]:
+    user = world.fresh_user()
+    authenticator = world.target.start_totp(user)
+    world.store.forget()
+    return user, {"code": authenticator.code()}
+
+
+def _mfa_off_control(world: World) -> tuple[User, dict[str, Any]]:
+    user = world.fresh_mfa_user()
+    return user, {"password": user.password, "code": user.authenticator.code()}
 
 
 ROUTES = (
@@ -103,6 +140,52 @@ ROUTES = (
     ),
     Route("create-book", "POST", "/books", "admin", BOOK_FIELDS, _book),
     Route("replace-book", "PUT", "/books/{id}", "admin", BOOK_FIELDS, _book),
+    Route(
+        "mfa",
+        "POST",
+        "/auth/mfa",
+        None,
+        {"mfa_token": "str", "code": "code"},
+        lambda world, user: {"mfa_token": world.mfa_token(), "code": _current_code(world.mfa_user)},
+        control=_mfa_control,
+    ),
+    Route(
+        "confirm-totp",
+        "POST",
+        "/users/me/mfa/totp/confirm",
+        "reader",
+        {"code": "code"},
+        lambda world, user: {"code": world.enrolment().totp.now()},
+        who="enrolling",
+        control=_confirm_control,
+    ),
+    Route(
+        "mfa-off",
+        "DELETE",
+        "/users/me/mfa",
+        "reader",
+        {"password": "str", "code": "code"},
+        lambda world, user: {"password": user.password, "code": _current_code(user)},
+        who="mfa",
+        control=_mfa_off_control,
+    ),
+    Route(
+        "delete-account",
+        "DELETE",
+        "/users/me",
+        "reader",
+        {"password": "str", "code": "code?"},
+        lambda world, user: {"password": user.password},
+    ),
+    # A change to what the patient already is: accepted, and nothing written.
+    Route(
+        "change-user",
+        "PATCH",
+        "/users/{id}",
+        "admin",
+        {"roles": "roles?", "disabled": "bool?"},
+        lambda world, user: {"roles": ["reader"], "disabled": False},
+    ),
 )
 
 
@@ -185,6 +268,65 @@ WRONG_STRINGS: dict[str, Any] = {
     "lone-surrogate": (_RAW, '"\\ud800abcdefgh"'),
     "NaN": (_RAW, "NaN"),
 }
+# An MFA code: a TOTP code of 6 ASCII digits or a recovery code of 16 base32 characters (hyphens
+# between groups of four); everything near those shapes is refused before any check.
+WRONG_CODES: dict[str, Any] = {
+    "empty": "",
+    "five-digits": "12345",
+    "seven-digits": "1234567",
+    "huge-digits": "1" * 10_000,
+    "negative": "-12345",
+    "digits-as-a-number": 123456,
+    "spaced": "123 456",
+    "leading-space": " 123456",
+    "trailing-newline": "123456\n",
+    "arabic-indic-digits": "\u0661\u0662\u0663\u0664\u0665\u0666",
+    "full-width-digits": "\uff11\uff12\uff13\uff14\uff15\uff16",
+    "superscript-digits": "\u00b9\u00b2\u00b3\u2074\u2075\u2076",
+    "recovery-short": "AAAA-BBBB-CCCC-DDD",
+    "recovery-long": "AAAA-BBBB-CCCC-DDDD-E",
+    "recovery-five-groups": "AAAA-BBBB-CCCC-DDDD-EEEE",
+    "recovery-not-base32": "AAAA-BBBB-CCCC-DDD1",
+    "recovery-spaced": "AAAA BBBB CCCC DDDD",
+    "recovery-double-hyphen": "AAAA--BBBB-CCCC-DDDD",
+    "recovery-trailing-hyphen": "AAAABBBBCCCCDDDD-",
+    "recovery-full-width": "\uff21" * 16,
+    "sql": "' OR '1'='1",
+    "wildcard": "*",
+    "list-of-codes": ["123456", "654321"],
+}
+WRONG_ROLES: dict[str, Any] = {
+    "a-string": "admin",
+    "comma-separated": "reader,admin",
+    "empty-array": [],
+    "unknown-role": ["superuser"],
+    "upper-case": ["ADMIN"],
+    "padded": [" admin"],
+    "full-width": ["\uff41dmin"],
+    "too-many": ["reader"] * 5,
+    "huge": ["admin"] * 1000,
+    "not-strings": [1],
+    "null-in-array": [None],
+    "nested": [["admin"]],
+    "object": {"admin": True},
+    "true": True,
+    "integer": 1,
+    "dynamodb-attribute-value": {"L": [{"S": "admin"}]},
+    "string-set": {"SS": ["admin"]},
+    "NaN": (_RAW, "NaN"),
+}
+WRONG_BOOLS: dict[str, Any] = {
+    "string-true": "true",
+    "string-false": "false",
+    "yes": "yes",
+    "one": 1,
+    "zero": 0,
+    "float": 0.0,
+    "array": [True],
+    "object": {},
+    "dynamodb-attribute-value": {"BOOL": True},
+    "NaN": (_RAW, "NaN"),
+}
 # Not among them: 1999.0, the integer 1999 (JSON has one kind of number, and JSON Schema's integer
 # is any without a fraction), which the document calls valid and the API takes (tests/unit/test_limits.py).
 WRONG_INTEGERS: dict[str, Any] = {
@@ -207,6 +349,9 @@ FIELD_STATUS = {
     ("login", "password", "nul"): 401,
     ("refresh", "refresh_token", "nul"): 401,
     ("password", "current_password", "nul"): 401,
+    ("mfa", "mfa_token", "nul"): 401,
+    ("mfa-off", "password", "nul"): 401,
+    ("delete-account", "password", "nul"): 401,
 }
 # Not hostile there: logout revokes the caller's session and ignores a refresh token it does not know.
 NOT_GENERATED = {("logout", "refresh_token", "nul")}
@@ -220,14 +365,25 @@ def _with(valid: dict[str, Any], name: str, value: Any) -> Body:
     return _json({**valid, name: value}), JSON
 
 
+def _wrong_values(kind: str) -> dict[str, Any]:
+    if kind == "int?":
+        return dict(WRONG_INTEGERS)
+    if kind == "roles?":
+        return dict(WRONG_ROLES)
+    if kind == "bool?":
+        return dict(WRONG_BOOLS)
+    wrong = {**WRONG_STRINGS, **(WRONG_CODES if kind.startswith("code") else {}), "nul": "abcd\u0000efgh"}
+    if kind == "code":
+        wrong["nul"] = "123\u0000456"
+    if not kind.endswith("?"):
+        wrong["null"] = None
+    return wrong
+
+
 def _field_cases(route: Route) -> list[tuple[str, Callable[[dict[str, Any]], Body], int]]:
     cases = []
     for name, kind in route.fields.items():
-        wrong = dict(WRONG_INTEGERS if kind == "int?" else WRONG_STRINGS)
-        if kind == "str":
-            wrong["null"] = None
-        if kind != "int?":
-            wrong["nul"] = "abcd\u0000efgh"
+        wrong = _wrong_values(kind)
         if name == "isbn":
             wrong["bad-check-digit"] = ISBN[:-1] + "8"
         for label, value in wrong.items():
@@ -240,6 +396,10 @@ def _field_cases(route: Route) -> list[tuple[str, Callable[[dict[str, Any]], Bod
 
 EXTRA_FIELDS: dict[str, Any] = {
     "roles": ["admin"],
+    "disabled": False,
+    "mfa_enabled": False,
+    "totp_secret": "JBSWY3DPEHPK3PXP",
+    "recovery_codes": ["AAAA-BBBB-CCCC-DDDD"],
     "role": "admin",
     "is_admin": True,
     "admin": True,
@@ -269,9 +429,12 @@ def _extra_cases(route: Route) -> list[tuple[str, Callable[[dict[str, Any]], Bod
         extras["id"] = str(uuid.uuid4())
         if "username" not in route.fields:
             extras["username"] = "admin"
+    if "code" not in route.fields:
+        extras["code"] = "123456"
     return [
         (f"extra-{name}", lambda v, n=name, x=value: (_json({**v, n: x}), JSON), 400)
         for name, value in extras.items()
+        if name not in route.fields
     ]
 
 
@@ -301,7 +464,7 @@ CASES = [
 def test_a_hostile_body_is_refused_and_writes_nothing(world: World, case: Case) -> None:
     route = case.route
     checked = case.status == 401  # a wrong credential: counted against its own user's lockout
-    user = world.fresh_user() if checked else world.reader
+    user = world.fresh_user() if checked else route.user(world)
     body, content_type = case.body(route.valid(world, user))
     with world.store.unchanged(writable_tables(route.method, route.path), except_lockouts=checked):
         reply = send(
@@ -314,18 +477,39 @@ def test_a_hostile_body_is_refused_and_writes_nothing(world: World, case: Case) 
     assert_refused(reply, case.status, world.secrets)
 
 
-SUCCESS = {"signup": 201, "login": 200, "refresh": 200, "logout": 204, "password": 200}
+SUCCESS = {
+    "signup": 201,
+    "login": 200,
+    "refresh": 200,
+    "logout": 204,
+    "password": 200,
+    "create-book": 201,
+    "replace-book": 200,
+    "mfa": 200,
+    "confirm-totp": 200,
+    "mfa-off": 204,
+    "delete-account": 204,
+    "change-user": 200,
+}
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)
 def test_control_the_valid_body_each_case_starts_from_is_accepted(world: World, route: Route) -> None:
-    user = world.fresh_user()  # its own: a valid logout, refresh or password change spends it
-    body = _json(route.valid(world, user))
+    # A user of its own: a valid logout, refresh, password change, code or deletion spends it.
+    if route.control is not None:
+        user, valid = route.control(world)
+    else:
+        user = world.fresh_user()
+        valid = route.valid(world, user)
     reply = send(
-        world.url, route.method, route.target(world), body=body, headers=route.headers(world, user, JSON)
+        world.url,
+        route.method,
+        route.target(world),
+        body=_json(valid),
+        headers=route.headers(world, user, JSON),
     )
     world.store.forget()
-    assert reply.status == SUCCESS.get(route.name, 201 if route.method == "POST" else 200), reply.text
+    assert reply.status == SUCCESS[route.name], reply.text
 
 
 def _stored_book(world: World, book_id: str) -> dict[str, Any] | None:

@@ -3,8 +3,9 @@ tricks in ``{id}``, and hostile query parameters.
 
 A method or path the template does not define is API Gateway's 403 "Missing Authentication
 Token" (a REST API answers so, with or without a valid token, before any authorizer). A trick in
-``{id}`` reaches the books function and is a 404 there, or, where it decodes to more path segments
-than ``/books/{id}`` has, the gateway's 403; it never reaches another route or another book.
+``{id}`` reaches the books (or users) function and is a 404 there, or, where it decodes to more
+path segments than ``/books/{id}`` has, the gateway's 403; it never reaches another route, another
+book or another user.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .harness import Headers, assert_refused, send
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 BOOK = json.dumps({"title": "Trick", "author": "Path"}).encode()
+USER_CHANGE = json.dumps({"disabled": True, "roles": ["admin"]}).encode()
 
 DEFINED: dict[str, set[str]] = {}
 for _method, _path, _, _ in routes():
@@ -55,7 +57,6 @@ def test_a_method_a_route_does_not_define_is_missing_authentication_token(
 UNKNOWN_PATHS = [
     "/",
     "/auth",
-    "/users",
     "/admin",
     "/BOOKS",
     "/Health",
@@ -63,6 +64,14 @@ UNKNOWN_PATHS = [
     "/books/x/y",
     "/auth/signup/x",
     "/users/me/password/x",
+    "/USERS",
+    "/users/x/y",
+    "/users/me/x",
+    "/users/me/mfa/x",
+    "/users/me/mfa/totp/x",
+    "/users/me/mfa/totp/confirm/x",
+    "/auth/mfa/x",
+    "/users/..%2Fbooks",
     "/health/x",
     "/books/../health",
     "/.env",
@@ -156,6 +165,44 @@ def test_control_the_book_the_tricks_aimed_at_is_still_there(world: World) -> No
     assert reply.json["id"] == world.book_id
 
 
+# The same tricks on /users/{id}, from a real user's id, and names of the users table's own items.
+USER_ID_TRICKS = [
+    *ID_TRICKS,
+    ("id-without-hyphens", lambda b: b.replace("-", ""), NOT_FOUND),
+    ("id-in-braces", lambda b: "%7B" + b + "%7D", NOT_FOUND),
+    ("urn-uuid", lambda b: "urn:uuid:" + b, NOT_FOUND),
+    ("id-wildcard-suffix", lambda b: b[:-1] + "*", NOT_FOUND),
+    ("id-prefix", lambda b: b[:8], NOT_FOUND),
+    ("me-upper-case", lambda b: "ME", NOT_FOUND),
+    ("admin-count-item", lambda b: "%23enabled-admins", NOT_FOUND),
+    ("lockout-item", lambda b: "LOCK%23admin", NOT_FOUND),
+    ("user-item", lambda b: "USER%23" + b, NOT_FOUND),
+    ("directory-key", lambda b: "users", NOT_FOUND),
+]
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+@pytest.mark.parametrize(
+    ("name", "user_id", "statuses"), USER_ID_TRICKS, ids=[trick[0] for trick in USER_ID_TRICKS]
+)
+def test_a_trick_in_the_user_id_finds_no_user_and_changes_none(
+    world: World, method: str, name: str, user_id: object, statuses: tuple[int, ...]
+) -> None:
+    target = _written("/users/" + user_id(world.patient_id))  # type: ignore[operator]
+    body = USER_CHANGE if method == "PATCH" else None
+    with world.store.unchanged(writable_tables(method, "/users/{id}")):
+        reply = send(world.url, method, target, body=body, headers=_headers(world, "admin", body))
+    assert reply.status in statuses, f"{reply.status} {reply.text[:200]}"
+    assert_refused(reply, reply.status, world.secrets)
+
+
+def test_control_the_user_the_tricks_aimed_at_is_still_there_as_they_were(world: World) -> None:
+    reply = send(world.url, "GET", f"/users/{world.patient_id}", headers=_headers(world, "admin", None))
+    assert reply.status == 200, reply.text
+    assert reply.json["username"] == world.patient.username
+    assert (reply.json["roles"], reply.json["disabled"]) == (["reader"], False)
+
+
 QUERIES = [
     "limit=0",
     "limit=101",
@@ -175,8 +222,36 @@ QUERIES = [
 ]
 
 
+@pytest.mark.parametrize("path", ["/books", "/users"])
 @pytest.mark.parametrize("query", QUERIES)
-def test_a_hostile_query_on_the_list_is_a_400(world: World, query: str) -> None:
+def test_a_hostile_query_on_a_list_is_a_400(world: World, path: str, query: str) -> None:
     query = query.format(admin=world.admin.access_token)
-    reply = send(world.url, "GET", f"/books?{query}", headers=_headers(world, "admin", None))
+    reply = send(world.url, "GET", f"{path}?{query}", headers=_headers(world, "admin", None))
     assert_refused(reply, 400, world.secrets)
+
+
+def test_a_next_token_of_one_list_is_no_token_of_the_other(world: World) -> None:
+    """Each list signs its tokens with a key of its own: a token, valid where it was issued, is a
+    400 on the other list."""
+    admin = _headers(world, "admin", None)
+    extra = send(
+        world.url,
+        "POST",
+        "/books",
+        body=json.dumps({"title": "Second", "author": "Page"}).encode(),
+        headers=_headers(world, "admin", BOOK),
+    )
+    assert extra.status == 201, extra.text
+    world.store.forget()
+    tokens = {
+        path: send(world.url, "GET", f"{path}?limit=1", headers=admin).json["next_token"]
+        for path in ("/books", "/users")
+    }
+    for path, other in (("/books", "/users"), ("/users", "/books")):
+        assert tokens[path], path
+        assert (
+            send(world.url, "GET", f"{path}?limit=1&next_token={tokens[path]}", headers=admin).status == 200
+        )
+        assert_refused(
+            send(world.url, "GET", f"{other}?next_token={tokens[path]}", headers=admin), 400, world.secrets
+        )

@@ -1,6 +1,7 @@
 """The JWT attack matrix (jwt_tool's attack classes, RFC 8725): every forged, altered, misplaced or
 malformed token is a 401 on an admin write (POST /books, which then wrote nothing) and on a read
-(GET /users/me).
+(GET /users/me). Then every Bearer route: no token and an MFA token are a 401, a reader's token on
+an admin route a 403, and none of them writes anything.
 
 Forgeries that need a valid signature are signed with the real key, read from moto: each changes
 one thing from a token the API accepts, which the control tests show it does.
@@ -21,6 +22,9 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from books_api.permissions import ADMIN, PROTECTED_ROUTES
+from stack.template import routes
 
 from .conftest import World, writable_tables
 from .harness import Headers, assert_refused, send
@@ -279,6 +283,7 @@ TOKENS: list[tuple[str, Callable[[Forge], str]]] = [
     # not an access token at all
     ("a-refresh-token", lambda f: f.world.reader.refresh_token),
     ("an-admin-refresh-token", lambda f: f.world.admin.refresh_token),
+    ("an-mfa-token", lambda f: f.world.mfa_token()),
     ("an-opaque-string", lambda f: "0123456789abcdef"),
     ("over-8-kb-signed", lambda f: f.real(pad="x" * 9000)),
     ("over-8-kb-junk", lambda f: "a" * 8193),
@@ -426,3 +431,40 @@ def test_control_a_reader_token_reads_but_may_not_write(world: World) -> None:
             headers=[*_bearer(token), ("Content-Type", "application/json")],
         )
     assert_refused(reply, 403, world.secrets)
+
+
+BEARER_ROUTES = [(method, path) for method, path, _, protected in routes() if protected]
+ADMIN_ROUTES = {
+    (method, path.replace("*", "{id}")) for method, path, role in PROTECTED_ROUTES if role == ADMIN
+}
+FORBIDDEN = {"message": "User is not authorized to access this resource"}
+
+
+def _route_target(world: World, path: str) -> str:
+    return path.replace("{id}", world.patient_id if path.startswith("/users/") else world.book_id)
+
+
+def _route_request(world: World, method: str, path: str, headers: Headers) -> Any:
+    body = b"{}" if method in ("POST", "PUT", "PATCH") else None
+    sent = [*headers, *([("Content-Type", "application/json")] if body is not None else [])]
+    return send(world.url, method, _route_target(world, path), body=body, headers=sent)
+
+
+@pytest.mark.parametrize("credential", ["no-token", "an-mfa-token"])
+@pytest.mark.parametrize(("method", "path"), BEARER_ROUTES, ids=[f"{m} {p}" for m, p in BEARER_ROUTES])
+def test_every_bearer_route_refuses_no_token_and_an_mfa_token_with_a_401(
+    world: World, credential: str, method: str, path: str
+) -> None:
+    token = world.mfa_token() if credential == "an-mfa-token" else None
+    with world.store.unchanged(writable_tables(method, path)):
+        reply = _route_request(world, method, path, _bearer(token) if token else [])
+    assert assert_refused(reply, 401, world.secrets, *([token] if token else [])) == UNAUTHORIZED
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(ADMIN_ROUTES), ids=[f"{m} {p}" for m, p in sorted(ADMIN_ROUTES)]
+)
+def test_every_admin_route_refuses_a_reader_with_a_403(world: World, method: str, path: str) -> None:
+    with world.store.unchanged(writable_tables(method, path)):
+        reply = _route_request(world, method, path, _bearer(world.reader.access_token))
+    assert assert_refused(reply, 403, world.secrets) == FORBIDDEN

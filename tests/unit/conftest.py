@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -19,17 +20,22 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import jwt
+import pyotp
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 
 from books_api import aws as books_aws
-from books_api import secret_source
+from books_api import mfa, secret_source
 from books_api.keys import key_id
+from books_api.limits import TOTP_DIGITS, TOTP_STEP_SECONDS
+from books_api.permissions import ADMIN, READER
 from stack.extension import SecretsExtension
 from stack.template import ROOT, Stack, create_resources
 from tests.threads import one_call_at_a_time
+from tests.utils import PASSWORD
 
 _client_factory = books_aws.client
 REGION = "us-east-1"
@@ -336,6 +342,19 @@ def lambdas(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Functions:
     return Functions(stack, monkeypatch)
 
 
+def signed_up(lambdas: Functions, username: str = "alice") -> dict[str, Any]:
+    """The token pair of a new reader ``username`` (the signup must succeed)."""
+    status, body, _ = lambdas.call(
+        "signup", "POST", "/auth/signup", body={"username": username, "password": PASSWORD}
+    )
+    assert status == 201, body
+    return dict(body)
+
+
+def login(lambdas: Functions, username: str = "alice", password: str = PASSWORD) -> tuple[int, Any, dict]:
+    return lambdas.call("login", "POST", "/auth/login", body={"username": username, "password": password})
+
+
 def caller_context(pair: dict[str, Any]) -> dict[str, str]:
     """The ``requestContext.authorizer`` API Gateway passes for ``pair``'s access token."""
     claims = jwt.decode(pair["access_token"], options={"verify_signature": False})
@@ -399,3 +418,117 @@ def rotate(lambdas: Functions, monkeypatch: pytest.MonkeyPatch) -> Any:
         return list(invoked)
 
     return rotate_once
+
+
+@pytest.fixture
+def admin_pair(lambdas: Functions) -> dict[str, Any]:
+    """The token pair of a signed-in admin, "admin", made as the operator makes the first one."""
+    lambdas.module("signup").accounts.set_user("admin", PASSWORD, (READER, ADMIN))
+    status, pair, _ = lambdas.call(
+        "login", "POST", "/auth/login", body={"username": "admin", "password": PASSWORD}
+    )
+    assert status == 200, pair
+    return pair
+
+
+# --- multi-factor sign-in ------------------------------------------------------------------------
+
+
+class TotpClock:
+    """The time TOTP codes are checked at, apart from every other clock: ``books_api.mfa``'s
+    ``matching_step`` is handed ``now``, the middle of time step ``step``, which a test moves by
+    whole steps; ``code`` is the code of any step."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.step = int(time.time()) // TOTP_STEP_SECONDS
+        real = mfa.matching_step
+
+        def at_clock(secret: str, code: str, *, after: int, now: float | None = None) -> int | None:
+            return real(secret, code, after=after, now=self.now if now is None else now)
+
+        monkeypatch.setattr(mfa, "matching_step", at_clock)
+
+    @property
+    def now(self) -> float:
+        return self.step * TOTP_STEP_SECONDS + TOTP_STEP_SECONDS / 2
+
+    @staticmethod
+    def code(secret: str, step: int) -> str:
+        return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS).at(step * TOTP_STEP_SECONDS)
+
+    @staticmethod
+    def wrong_code(secret: str, step: int) -> str:
+        """A well-formed code that is none of the codes of the steps around ``step``."""
+        near = {TotpClock.code(secret, near) for near in range(step - 3, step + 4)}
+        return next(code for code in (f"{digit}" * TOTP_DIGITS for digit in range(10)) if code not in near)
+
+
+@pytest.fixture
+def totp_clock(monkeypatch: pytest.MonkeyPatch) -> TotpClock:
+    return TotpClock(monkeypatch)
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A user with multi-factor sign-in on: the TOTP secret and the recovery codes they were shown."""
+
+    user_id: str
+    secret: str = field(repr=False)
+    recovery_codes: list[str] = field(repr=False)
+
+
+@pytest.fixture
+def enrol(lambdas: Functions, totp_clock: TotpClock) -> Callable[[dict[str, Any]], Enrolled]:
+    """Turns multi-factor sign-in on for the owner of a token pair, through the routes: an
+    enrolment, confirmed with the code of the TOTP clock's step (spent, then)."""
+
+    def enrolled(pair: dict[str, Any]) -> Enrolled:
+        caller = caller_context(pair)
+        status, started, _ = lambdas.call("signup", "POST", "/users/me/mfa/totp", authorizer=caller)
+        assert status == 200, started
+        code = totp_clock.code(started["secret"], totp_clock.step)
+        status, confirmed, _ = lambdas.call(
+            "signup", "POST", "/users/me/mfa/totp/confirm", body={"code": code}, authorizer=caller
+        )
+        assert status == 200, confirmed
+        return Enrolled(caller["principalId"], started["secret"], confirmed["recovery_codes"])
+
+    return enrolled
+
+
+def _unused_values(write: dict[str, Any]) -> list[str]:
+    """The ExpressionAttributeValues of one write of a transaction that none of its expressions names."""
+    expressions = " ".join(write.get(name, "") for name in ("ConditionExpression", "UpdateExpression"))
+    return [
+        value
+        for value in write.get("ExpressionAttributeValues", {})
+        if not re.search(f"{re.escape(value)}\\b", expressions)
+    ]
+
+
+@pytest.fixture
+def every_value_used(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The functions' transactions refused, as DynamoDB refuses them, when a write's
+    ExpressionAttributeValues hold a value none of its expressions names: moto checks this for a
+    single write, not for the writes of a TransactWriteItems."""
+    factory = books_aws.client
+
+    def client(service: str) -> Any:
+        made = factory(service)
+        if service != "dynamodb" or getattr(made, "_every_value_used", False):
+            return made
+        transact = made.transact_write_items
+
+        def checked(**request: Any) -> Any:
+            unused = [value for item in request["TransactItems"] for value in _unused_values(*item.values())]
+            if unused:
+                error = {"Code": "ValidationException", "Message": f"Value provided unused: {unused}"}
+                raise ClientError({"Error": error}, "TransactWriteItems")
+            return transact(**request)
+
+        made.transact_write_items = checked
+        made._every_value_used = True
+        return made
+
+    client.cache_clear = factory.cache_clear  # type: ignore[attr-defined]
+    monkeypatch.setattr(books_aws, "client", client)

@@ -40,7 +40,8 @@ def test_signup_creates_a_reader_and_returns_a_token_pair(lambdas: Functions) ->
     assert set(body) == {"user", "access_token", "token_type", "expires_in", "refresh_token"}
     assert body["user"]["username"] == "alice"
     assert body["user"]["roles"] == ["reader"]
-    assert set(body["user"]) == {"id", "username", "roles", "created_at"}
+    assert set(body["user"]) == {"id", "username", "roles", "created_at", "disabled", "mfa_enabled"}
+    assert (body["user"]["disabled"], body["user"]["mfa_enabled"]) == (False, False)
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 900
     assert headers["cache-control"] == "no-store"

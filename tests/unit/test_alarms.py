@@ -499,7 +499,14 @@ def test_the_dashboard_shows_what_the_issue_lists() -> None:
     capacity = names("AWS/DynamoDB", "TableName")
     assert capacity["ConsumedReadCapacityUnits"] == capacity["ConsumedWriteCapacityUnits"] == tables
     api_functions = {
-        Ref(name) for name in ("AuthorizerFunction", "SignupFunction", "LoginFunction", "BooksFunction")
+        Ref(name)
+        for name in (
+            "AuthorizerFunction",
+            "SignupFunction",
+            "LoginFunction",
+            "BooksFunction",
+            "UsersFunction",
+        )
     }
     assert names(namespace, "function_name")["ColdStart"] == api_functions
 

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from books_api.config import AccountSettings, AuthorizerSettings, BooksSettings, TokenSettings
+from books_api.config import (
+    AccountSettings,
+    AuthorizerSettings,
+    BooksSettings,
+    DirectorySettings,
+    TokenSettings,
+)
 from books_api.errors import ConfigError
 
 TOKENS = {"TOKEN_ISSUER": "urn:i", "TOKEN_AUDIENCE": "urn:a", "SIGNING_SECRET_ARN": "arn:s"}
-ACCOUNTS = {**TOKENS, "USERS_TABLE": "users", "TOKENS_TABLE": "tokens"}
+ACCOUNTS = {
+    **TOKENS,
+    "USERS_TABLE": "users",
+    "TOKENS_TABLE": "tokens",
+    "MFA_KEY_ID": "arn:k",
+    "MFA_ISSUER": "books-api",
+}
+DIRECTORY = {"USERS_TABLE": "users", "TOKENS_TABLE": "tokens", "PAGE_TOKEN_SECRET_ARN": "arn:p"}
 
 
 def test_defaults_are_the_production_values() -> None:
@@ -19,6 +32,7 @@ def test_defaults_are_the_production_values() -> None:
     assert settings.tokens.secret_max_age_seconds == 300
     assert (settings.lockout.threshold, settings.lockout.window_seconds) == (5, 900)
     assert (settings.lockout.base_seconds, settings.lockout.max_seconds) == (30, 900)
+    assert (settings.mfa_key_id, settings.mfa_issuer) == ("arn:k", "books-api")
 
 
 def test_values_are_read_and_typed() -> None:
@@ -61,3 +75,16 @@ def test_books_and_token_settings() -> None:
     books = BooksSettings.from_env({"BOOKS_TABLE": "b", "PAGE_TOKEN_SECRET_ARN": "arn:p"})
     assert (books.books_table, books.page_token_secret_arn) == ("b", "arn:p")
     assert TokenSettings.from_env(TOKENS).issuer == "urn:i"
+
+
+def test_directory_settings() -> None:
+    settings = DirectorySettings.from_env({**DIRECTORY, "REFRESH_TOKEN_TTL_DAYS": "7"})
+    assert (settings.users_table, settings.tokens_table) == ("users", "tokens")
+    assert (settings.page_token_secret_arn, settings.refresh_ttl_seconds) == ("arn:p", 7 * 86400)
+    assert settings.secret_max_age_seconds == 300
+
+
+@pytest.mark.parametrize("missing", sorted(DIRECTORY))
+def test_the_directory_fails_the_cold_start_without_a_required_variable(missing: str) -> None:
+    with pytest.raises(ConfigError, match=missing):
+        DirectorySettings.from_env({key: value for key, value in DIRECTORY.items() if key != missing})

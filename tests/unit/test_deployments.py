@@ -18,7 +18,7 @@ from tools.sam_transform import transformed
 
 ALIAS = template()["Globals"]["Function"]["AutoPublishAlias"]
 # The functions API Gateway invokes; the rotation function is Secrets Manager's.
-API_FUNCTIONS = {"AuthorizerFunction", "SignupFunction", "LoginFunction", "BooksFunction"}
+API_FUNCTIONS = {"AuthorizerFunction", "SignupFunction", "LoginFunction", "BooksFunction", "UsersFunction"}
 INVOKE = "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
 ROLLBACK_EVENTS = {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST"}
 

@@ -11,9 +11,15 @@ from tests.unit.conftest import Functions
 from tools import sample_events
 
 EVENTS = ROOT / "events"
-FUNCTIONS = {"SignupFunction": "signup", "LoginFunction": "login", "BooksFunction": "books"}
+FUNCTIONS = {
+    "SignupFunction": "signup",
+    "LoginFunction": "login",
+    "BooksFunction": "books",
+    "UsersFunction": "users",
+}
 # What each sample gets from its function on a fresh stack where the signup sample has run.
-# Its caller's id is made up, so routes that look the account up find none.
+# Its caller's id is made up, so routes that look the account up find none; so is the id of the
+# user the admin samples name, and the MFA token.
 EXPECTED = {
     "health": 200,
     "signup": 201,
@@ -22,6 +28,15 @@ EXPECTED = {
     "logout": 204,
     "users-me": 401,
     "users-me-password": 401,
+    "users-me-delete": 401,
+    "users-me-mfa-totp": 401,
+    "users-me-mfa-totp-confirm": 401,
+    "users-me-mfa-delete": 401,
+    "mfa": 401,
+    "users-list": 200,
+    "users-get": 404,
+    "users-change": 404,
+    "users-delete": 404,
     "books-list": 200,
     "books-create": 201,
     "books-get": 404,

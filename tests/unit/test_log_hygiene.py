@@ -1,7 +1,8 @@
 """Log hygiene (ASVS 5.0 16.2.5, 16.3.1, 16.3.2): every function runs every flow with sentinel
-credentials while all logging is captured at DEBUG, and no line holds a password, a hash, a token
-or a secret, while logins (succeeded, failed, locked out), refresh-token reuse and authorizer
-denials are still there to see.
+credentials while all logging is captured at DEBUG, and no line holds a password, a hash, a token,
+a secret, a TOTP secret or a recovery code, while logins (succeeded, failed, locked out, with a
+second factor), refresh-token reuse, authorizer denials and changes to accounts are still there
+to see.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 
 import boto3
 import jwt
+import pyotp
 import pytest
 
+from books_api.limits import TOTP_STEP_SECONDS
 from stack.template import ROOT, functions, template
 from tests.unit.conftest import REGION, Functions, caller_context
 
@@ -80,7 +83,60 @@ def password_hashes(lambdas: Functions) -> list[str]:
     items = boto3.client("dynamodb", region_name=REGION).scan(TableName=lambdas.stack.ref("UsersTable"))[
         "Items"
     ]
-    return [item["password_hash"]["S"] for item in items]
+    return [item["password_hash"]["S"] for item in items if "password_hash" in item]
+
+
+def every_mfa_flow(lambdas: Functions, admin: dict[str, str]) -> list[str]:
+    """Multi-factor sign-in from enrolment to erasure, and the admin's routes: every TOTP secret,
+    recovery code, MFA token and token pair handed out on the way."""
+    handed_out: list[str] = []
+    credentials = {"username": "dora", "password": PASSWORD}
+    _, signed_up, _ = lambdas.call("signup", "POST", "/auth/signup", body=credentials)
+    handed_out += [signed_up["access_token"], signed_up["refresh_token"]]
+    dora = caller_context(signed_up)
+
+    def enrol() -> tuple[pyotp.TOTP, list[str]]:
+        _, enrolment, _ = lambdas.call("signup", "POST", "/users/me/mfa/totp", authorizer=dora)
+        handed_out.extend([enrolment["secret"], enrolment["otpauth_uri"]])
+        totp = pyotp.TOTP(enrolment["secret"])
+        _, confirmed, _ = lambdas.call(
+            "signup", "POST", "/users/me/mfa/totp/confirm", body={"code": totp.now()}, authorizer=dora
+        )
+        # As shown, and as the functions compare them (without hyphens).
+        handed_out.extend(confirmed["recovery_codes"])
+        handed_out.extend(code.replace("-", "") for code in confirmed["recovery_codes"])
+        return totp, confirmed["recovery_codes"]
+
+    def challenge() -> str:
+        _, body, _ = lambdas.call("login", "POST", "/auth/login", body=credentials)
+        handed_out.append(body["mfa_token"])
+        return body["mfa_token"]
+
+    totp, codes = enrol()
+    refused = {"mfa_token": challenge(), "code": "ABCD-EFGH-IJKL-MNOP"}
+    assert lambdas.call("login", "POST", "/auth/mfa", body=refused)[0] == 401
+    for code in (totp.at(time.time() + TOTP_STEP_SECONDS), codes[0]):
+        _, pair, _ = lambdas.call("login", "POST", "/auth/mfa", body={"mfa_token": challenge(), "code": code})
+        handed_out += [pair["access_token"], pair["refresh_token"]]
+    removal = {"password": PASSWORD, "code": codes[1]}
+    assert lambdas.call("signup", "DELETE", "/users/me/mfa", body=removal, authorizer=dora)[0] == 204
+    _, codes = enrol()
+    user = {"resource": "/users/{id}", "path_parameters": {"id": dora["principalId"]}, "authorizer": admin}
+    path = f"/users/{dora['principalId']}"
+    _, page, _ = lambdas.call("users", "GET", "/users", query={"limit": "1"}, authorizer=admin)
+    lambdas.call("users", "GET", "/users", query={"next_token": page["next_token"]}, authorizer=admin)
+    lambdas.call("users", "GET", path, **user)
+    lambdas.call("users", "PATCH", path, body={"roles": ["reader", "admin"]}, **user)
+    lambdas.call("users", "PATCH", path, body={"roles": ["reader"]}, **user)
+    deletion = {"password": PASSWORD, "code": codes[0]}
+    assert lambdas.call("signup", "DELETE", "/users/me", body=deletion, authorizer=dora)[0] == 204
+    _, erin, _ = lambdas.call(
+        "signup", "POST", "/auth/signup", body={"username": "erin", "password": PASSWORD}
+    )
+    erin_id = erin["user"]["id"]
+    user = {"resource": "/users/{id}", "path_parameters": {"id": erin_id}, "authorizer": admin}
+    assert lambdas.call("users", "DELETE", f"/users/{erin_id}", **user)[0] == 204
+    return handed_out
 
 
 def every_flow(lambdas: Functions, rotate: Any) -> list[str]:
@@ -159,6 +215,7 @@ def every_flow(lambdas: Functions, rotate: Any) -> list[str]:
         body={"refresh_token": second["refresh_token"]},
         authorizer=caller_context(first),
     )
+    tokens += every_mfa_flow(lambdas, caller)
     rotate()
     return tokens
 
@@ -185,6 +242,15 @@ def test_no_log_line_holds_a_password_hash_token_or_secret(
     # The events that must be logged still are (ASVS 16.3.1, 16.3.2).
     for message in (
         "Login succeeded",
+        "Password accepted; a code is required",
+        "Login succeeded with a second factor",
+        "MFA sign-in refused",
+        "TOTP enrolment started",
+        "Multi-factor sign-in on; other sessions ended",
+        "Multi-factor sign-in off",
+        "Account deleted by its user",
+        "User changed; their sessions ended",
+        "User deleted by an admin",
         "Login failed",
         "Login refused: locked out",
         "Refresh token reused; session revoked",

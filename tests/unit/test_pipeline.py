@@ -64,8 +64,9 @@ NOT_GRANTED = {
         "lambda:PassCapacityProvider",
         "lambda:AssociateRuntimeAlias",
     },
-    "no customer-managed KMS key: tables, secrets, logs and environments use AWS-managed keys": {
-        *("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),
+    "tables, secrets, logs and environments use AWS-managed keys; the one customer-managed key "
+    "(of the TOTP secrets) is used by the functions alone, and has no alias": {
+        *("kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"),
         *("kms:ListAliases", "kms:RevokeGrant"),
     },
     "WAF logs to CloudWatch Logs, not to Firehose or S3; no table streams to Kinesis": {
@@ -94,6 +95,7 @@ NOT_GRANTED = {
 # Actions that name no resource of their own (or one with a generated name), granted on "*".
 ON_EVERY_RESOURCE = {
     "secretsmanager:GetRandomPassword",
+    "kms:CreateKey",
     *("logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups"),
     *("logs:DescribeResourcePolicies", "logs:PutResourcePolicy", "logs:DeleteResourcePolicy"),
 }
@@ -286,6 +288,7 @@ def test_cloudformations_role_names_the_stacks_resources_wherever_their_names_al
                 "TheSecretsExtensionLayer",
                 "FunctionCode",
                 "FunctionCodeBucket",
+                "Keys",
                 "RestApis",
                 "Secrets",
                 "WebAcl",

@@ -6,8 +6,9 @@ only the conditional writes can keep the outcome one of the serial outcomes; the
 are held likewise at their reads of the signing secret. Where a guard's worst moment is later
 (a lockout's, while other guesses are inside bcrypt), a Gate holds the racers there too.
 Guards: one book's conditional writes, one username's signup, one password's change, the
-lockout of logins and of password changes, a refresh racing a password change, the previous
-signing key's grace window. (Simultaneous refreshes of one token: test_sessions; over HTTP:
+lockout of logins, of password changes and of MFA codes, a refresh racing a password change, the
+previous signing key's grace window, the last enabled admin, and the single use of a TOTP code,
+an MFA token and a recovery code. (Simultaneous refreshes of one token: test_sessions; over HTTP:
 tests/integration/test_concurrency and test_signing_keys.)
 """
 
@@ -23,7 +24,7 @@ import boto3
 import jwt
 import pytest
 
-from books_api import passwords
+from books_api import mfa, passwords
 from books_api.keys import ROTATION_SKEW_SECONDS
 from books_api.rotation import KeyRotation
 from tests.threads import Gate, race
@@ -31,13 +32,17 @@ from tests.unit.conftest import (
     LOGICAL_IDS,
     REGION,
     TEST_BCRYPT_COST,
+    Enrolled,
     FakeExtension,
     Functions,
     LambdaContext,
+    TotpClock,
     api_event,
     authorizer_allows,
+    caller_context,
     load_function,
     signed_token,
+    signed_up,
     signing_secret,
 )
 from tests.utils import ADMIN, NEW_PASSWORD, PASSWORD
@@ -251,14 +256,6 @@ def test_simultaneous_password_changes_leave_exactly_one_new_password(lambdas: F
     ]
 
 
-def signed_up(lambdas: Functions, username: str = "alice") -> dict[str, Any]:
-    status, pair, _ = lambdas.call(
-        "signup", "POST", "/auth/signup", body={"username": username, "password": PASSWORD}
-    )
-    assert status == 201
-    return pair
-
-
 def caller_of(pair: dict[str, Any]) -> dict[str, str]:
     claims = jwt.decode(pair["access_token"], options={"verify_signature": False})
     return {
@@ -468,3 +465,218 @@ def test_a_revocation_reaches_simultaneous_warm_authorizers_at_the_first_token_o
         )
     )
     assert results == [[True, False, False]] * len(modules)
+
+
+# --- user administration -------------------------------------------------------------------------
+
+# What an admin may do to another: each lowers the count of enabled admins by one.
+ACTIONS = {
+    "demote": ("PATCH", {"roles": ["reader"]}, 200),
+    "disable": ("PATCH", {"disabled": True}, 200),
+    "delete": ("DELETE", None, 204),
+}
+
+
+def signed_in_admins(lambdas: Functions, count: int) -> list[dict[str, Any]]:
+    """``count`` enabled admins (as the operator makes them), each signed in: their token pairs."""
+    accounts = lambdas.module("signup").accounts
+    pairs = []
+    for n in range(count):
+        accounts.set_user(f"admin{n}", PASSWORD, ("reader", "admin"))
+        status, pair, _ = lambdas.call(
+            "login", "POST", "/auth/login", body={"username": f"admin{n}", "password": PASSWORD}
+        )
+        assert status == 200
+        pairs.append(pair)
+    return pairs
+
+
+def enabled_admins(lambdas: Functions) -> list[str]:
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=lambdas.stack.ref("UsersTable"))[
+        "Items"
+    ]
+    return sorted(
+        item["username"]["S"]
+        for item in items
+        if "id" in item and {"S": "admin"} in item["roles"]["L"] and not item["disabled"]["BOOL"]
+    )
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [
+        ("demote", "demote"),
+        ("disable", "disable"),
+        ("delete", "delete"),
+        ("demote", "delete"),
+        ("disable", "demote"),
+        ("demote", "disable", "delete"),
+        ("delete", "delete", "delete"),
+    ],
+    ids="-".join,
+)
+def test_admins_acting_on_each_other_at_once_leave_exactly_one_enabled_admin(
+    lambdas: Functions, actions: tuple[str, ...]
+) -> None:
+    """Each of N admins demotes, disables or deletes the next one at once: any N - 1 of these are
+    allowed, all N would leave no enabled admin, so exactly one is refused (409)."""
+    pairs = signed_in_admins(lambdas, len(actions))
+    # Each change is one transaction of the users repository: the user's item and the count.
+    modules = writing_together(lambdas, "users", len(actions), lambda module: module.directory.users)
+
+    def act(n: int) -> tuple[int, Any]:
+        method, body, _ = ACTIONS[actions[n]]
+        target = caller_context(pairs[(n + 1) % len(pairs)])["principalId"]
+        return call(
+            modules[n],
+            method,
+            f"/users/{target}",
+            resource="/users/{id}",
+            path_parameters={"id": target},
+            body=body,
+            authorizer=caller_context(pairs[n]),
+        )
+
+    results = race(*(lambda n=n: act(n) for n in range(len(actions))))
+    refused = [n for n, (status, _) in enumerate(results) if status == 409]
+    assert len(refused) == 1, results
+    assert results[refused[0]][1] == {"message": "This would leave no enabled admin"}
+    assert [status for n, (status, _) in enumerate(results) if n not in refused] == [
+        ACTIONS[action][2] for n, action in enumerate(actions) if n not in refused
+    ]
+    assert len(enabled_admins(lambdas)) == 1
+    count = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=lambdas.stack.ref("UsersTable"), Key={"username": {"S": "#enabled-admins"}}
+    )["Item"]
+    assert count["admins"] == {"N": "1"}
+
+
+# --- multi-factor sign-in ------------------------------------------------------------------------
+
+
+def mfa_user(lambdas: Functions, enrol: Callable[[dict[str, Any]], Enrolled], clock: TotpClock) -> Enrolled:
+    """alice, with multi-factor sign-in on, a step after the code that confirmed it."""
+    enrolled = enrol(signed_up(lambdas))
+    clock.step += 1
+    return enrolled
+
+
+def mfa_tokens(lambdas: Functions, count: int) -> list[str]:
+    """The MFA tokens of ``count`` password logins of alice."""
+    tokens = []
+    for _ in range(count):
+        status, body, _ = lambdas.call(
+            "login", "POST", "/auth/login", body={"username": "alice", "password": PASSWORD}
+        )
+        assert (status, body["mfa_required"]) == (200, True)
+        tokens.append(body["mfa_token"])
+    return tokens
+
+
+def signing_in_together(lambdas: Functions, tokens: list[str], codes: list[str]) -> list[tuple[int, Any]]:
+    """POST /auth/mfa with each MFA token and code, at once, each in its own copy of the login
+    function; the sign-in's one transaction (spend the code and the MFA token, start the session)
+    waits until every copy has checked its token and code."""
+    modules = writing_together(lambdas, "login", len(tokens), lambda module: module.accounts.sessions)
+    return race(
+        *(
+            lambda module=module, token=token, code=code: call(
+                module, "POST", "/auth/mfa", body={"mfa_token": token, "code": code}
+            )
+            for module, token, code in zip(modules, tokens, codes, strict=True)
+        )
+    )
+
+
+def recovery_codes_left(lambdas: Functions) -> int:
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=lambdas.stack.ref("UsersTable"), Key={"username": {"S": "alice"}}
+    )["Item"]
+    return len(item["recovery_codes"]["SS"])
+
+
+def test_one_totp_code_sent_with_simultaneous_mfa_tokens_signs_in_once(
+    lambdas: Functions, enrol: Callable[[dict[str, Any]], Enrolled], totp_clock: TotpClock
+) -> None:
+    enrolled = mfa_user(lambdas, enrol, totp_clock)
+    count = 4
+    code = totp_clock.code(enrolled.secret, totp_clock.step)
+    results = signing_in_together(lambdas, mfa_tokens(lambdas, count), [code] * count)
+    assert sorted(status for status, _ in results) == [200] + [401] * (count - 1), results
+    assert [body for status, body in results if status == 401] == [{"message": "Invalid code"}] * (count - 1)
+    (pair,) = [body for status, body in results if status == 200]
+    assert (
+        lambdas.call("login", "POST", "/auth/refresh", body={"refresh_token": pair["refresh_token"]})[0]
+        == 200
+    )
+    (token,) = mfa_tokens(lambdas, 1)
+    assert lambdas.call("login", "POST", "/auth/mfa", body={"mfa_token": token, "code": code})[0] == 401
+
+
+def test_one_mfa_token_sent_with_simultaneous_codes_signs_in_once(
+    lambdas: Functions, enrol: Callable[[dict[str, Any]], Enrolled], totp_clock: TotpClock
+) -> None:
+    enrolled = mfa_user(lambdas, enrol, totp_clock)
+    count = 4
+    results = signing_in_together(lambdas, mfa_tokens(lambdas, 1) * count, enrolled.recovery_codes[:count])
+    assert sorted(status for status, _ in results) == [200] + [401] * (count - 1), results
+    assert [body for status, body in results if status == 401] == [
+        {"message": "Invalid or expired MFA token"}
+    ] * (count - 1)
+    # Only the winner's code was spent.
+    assert recovery_codes_left(lambdas) == 10 - 1
+
+
+def test_one_recovery_code_sent_with_simultaneous_mfa_tokens_signs_in_once(
+    lambdas: Functions, enrol: Callable[[dict[str, Any]], Enrolled], totp_clock: TotpClock
+) -> None:
+    enrolled = mfa_user(lambdas, enrol, totp_clock)
+    count = 4
+    results = signing_in_together(lambdas, mfa_tokens(lambdas, count), [enrolled.recovery_codes[0]] * count)
+    assert sorted(status for status, _ in results) == [200] + [401] * (count - 1), results
+    assert [body for status, body in results if status == 401] == [{"message": "Invalid code"}] * (count - 1)
+    assert recovery_codes_left(lambdas) == 10 - 1
+
+
+def test_of_twelve_simultaneous_wrong_codes_at_most_five_are_checked(
+    lambdas: Functions,
+    monkeypatch: pytest.MonkeyPatch,
+    enrol: Callable[[dict[str, Any]], Enrolled],
+    totp_clock: TotpClock,
+) -> None:
+    """The lockout of a user's MFA codes admits each check before it runs, as the password's does:
+    twelve wrong codes that all arrive before any is counted get five checks."""
+    enrolled = mfa_user(lambdas, enrol, totp_clock)
+    count, threshold = 12, 5
+    (token,) = mfa_tokens(lambdas, 1)
+    # Every racer has read the MFA token before any admission is written; then every admitted one
+    # is checking its code at once.
+    modules = writing_together(lambdas, "login", count, lambda module: module.accounts.throttle)
+    gate = Gate(count)
+    checked: list[int] = []
+    real = mfa.verify_code
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        gate.hold()
+        checked.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mfa, "verify_code", held)
+    wrong = [f"{n:06d}" for n in range(100, 100 + count)]
+    assert not {totp_clock.code(enrolled.secret, totp_clock.step + d) for d in (-1, 0, 1)} & set(wrong)
+    results = race(
+        *(
+            lambda module=module, code=code: call(
+                module, "POST", "/auth/mfa", body={"mfa_token": token, "code": code}
+            )
+            for module, code in zip(modules, wrong, strict=True)
+        ),
+        gate=gate,
+    )
+    assert sorted(status for status, _ in results) == [401] * threshold + [429] * (count - threshold), results
+    assert len(set(checked)) == gate.reached == threshold
+    # Locked: the right code is refused too, without a check.
+    right = totp_clock.code(enrolled.secret, totp_clock.step)
+    status, _, headers = lambdas.call("login", "POST", "/auth/mfa", body={"mfa_token": token, "code": right})
+    assert (status, int(headers["retry-after"]) >= 1) == (429, True)
+    assert len(checked) == threshold

@@ -11,7 +11,7 @@ import boto3
 import jwt
 import pytest
 
-from books_api.tokens import refresh_token_digest
+from books_api.opaque import token_digest
 from tests.unit.conftest import REGION, Functions, caller_context
 from tests.utils import NEW_PASSWORD, PASSWORD
 
@@ -38,7 +38,7 @@ def logout(lambdas: Functions, pair: dict[str, Any], body: Any = None) -> int:
 
 def token_item(lambdas: Functions, token: str) -> dict[str, Any]:
     return boto3.client("dynamodb", region_name=REGION).get_item(
-        TableName=lambdas.stack.ref("TokensTable"), Key={"pk": {"S": f"TOKEN#{refresh_token_digest(token)}"}}
+        TableName=lambdas.stack.ref("TokensTable"), Key={"pk": {"S": f"TOKEN#{token_digest(token)}"}}
     )["Item"]
 
 
@@ -111,7 +111,7 @@ def test_a_family_past_its_absolute_lifetime_cannot_refresh(lambdas: Functions) 
     table = lambdas.stack.ref("TokensTable")
     for key in (
         f"FAMILY#{caller_context(first)['sid']}",
-        f"TOKEN#{refresh_token_digest(first['refresh_token'])}",
+        f"TOKEN#{token_digest(first['refresh_token'])}",
     ):
         dynamodb.update_item(
             TableName=table,

@@ -1,28 +1,40 @@
-"""template.yaml itself: routes and their authorizer, least-privilege policies, tables, secrets, outputs.
+"""template.yaml itself: routes and their authorizer, least-privilege policies, tables, secrets,
+the MFA key, outputs.
 
 The policy test runs every route and the rotation against moto, records each AWS call a function
 makes (through books_api.aws.client), and checks each function's policy grants exactly those
-actions on exactly those resources: nothing used is missing, nothing granted is unused.
+actions on exactly those resources: nothing used is missing, nothing granted is unused; and that
+each call meets the conditions of the statement that grants it (the attributes the login may
+write, the purpose the key is used for).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
+import fnmatch
+import re
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pyotp
 import pytest
 
 from books_api import aws, passwords
+from books_api.limits import TOTP_STEP_SECONDS
+from books_api.models import UserProfile
 from books_api.permissions import PROTECTED_ROUTES
 from stack.template import Stack, functions, resources, routes, template
-from tests.unit.conftest import REGION, Functions
+from tests.unit.conftest import REGION, Functions, caller_context
 from tests.utils import NEW_PASSWORD, PASSWORD
 
 OPEN_ROUTES = {
     ("POST", "/auth/signup"),
     ("POST", "/auth/login"),
+    ("POST", "/auth/mfa"),
     ("POST", "/auth/refresh"),
     ("GET", "/health"),
 }
@@ -81,6 +93,60 @@ def test_tables_are_on_demand_encrypted_and_recoverable() -> None:
     }
 
 
+def test_the_users_directory_projects_the_public_fields_and_nothing_else() -> None:
+    """GET /users reads one index: it holds a profile's fields, never a hash, a secret or a code."""
+    table = resources("AWS::DynamoDB::Table")["UsersTable"]["Properties"]
+    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    directory = indexes["Directory"]
+    keys = {key["AttributeName"] for key in directory["KeySchema"]}
+    assert directory["Projection"]["ProjectionType"] == "INCLUDE"
+    assert (keys | set(directory["Projection"]["NonKeyAttributes"])) - {"directory"} == set(
+        UserProfile.model_fields
+    )
+    assert indexes["ById"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+
+
+def test_the_mfa_key_rotates_and_its_policy_lets_only_the_functions_that_use_it_use_it() -> None:
+    key = resources("AWS::KMS::Key")["MfaKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    # Deleted after the users table (dependents go first): a stack deletion that deletion
+    # protection stops at the table never reaches the key.
+    assert resources("AWS::DynamoDB::Table")["UsersTable"]["DependsOn"] == "MfaKey"
+    using = {
+        name: {action for action in _policy_actions(name) if action.startswith("kms:")}
+        for name in functions()
+    }
+    using = {name: actions for name, actions in using.items() if actions}
+    statements = key["KeyPolicy"]["Statement"]
+    crypto = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey")
+    (use,) = [
+        statement
+        for statement in statements
+        if any(
+            fnmatch.fnmatchcase(action, pattern)
+            for action in crypto
+            for pattern in _as_list(statement["Action"])
+        )
+    ]
+    assert set(_as_list(use["Action"])) == set().union(*using.values())
+    assert use["Condition"]["StringEquals"] == {"kms:EncryptionContext:purpose": "totp"}
+    # The account is the principal: which roles may use the key is IAM's to say, and only the
+    # functions above have a grant (measured by test_each_function_is_granted_exactly_the_calls_it_makes).
+    assert use["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    assert set(use["Condition"]) == {"StringEquals"}
+    assert set(using) == {"SignupFunction", "LoginFunction"}
+
+
+def _policy_actions(function: str) -> set[str]:
+    """The actions ``function``'s policies grant, in either branch of strict revocation."""
+    found: set[str] = set()
+    for entry in functions()[function]["Properties"]["Policies"]:
+        for policy in entry["Fn::If"][1:] if "Fn::If" in entry else [entry]:
+            for statement in policy.get("Statement", []):
+                found |= set(_as_list(statement["Action"]))
+    return found
+
+
 def test_secrets_are_generated_with_at_least_256_bits() -> None:
     for secret in resources("AWS::SecretsManager::Secret").values():
         generate = secret["Properties"]["GenerateSecretString"]
@@ -103,12 +169,14 @@ def test_stage_throttling_and_cors_on_gateway_errors() -> None:
         assert "Access-Control-Allow-Origin" in headers
 
 
-def test_outputs_name_the_api_every_table_and_the_secrets() -> None:
+def test_outputs_name_the_api_every_table_the_secrets_and_the_keys() -> None:
     outputs = template()["Outputs"]
     values = [output["Value"] for output in outputs.values()]
     assert "ApiUrl" in outputs
     for logical_id in [*resources("AWS::DynamoDB::Table"), *resources("AWS::SecretsManager::Secret")]:
         assert {"Ref": logical_id} in values
+    for logical_id in resources("AWS::KMS::Key"):
+        assert {"Fn::GetAtt": [logical_id, "Arn"]} in values
 
 
 def test_no_policy_uses_a_wildcard() -> None:
@@ -145,6 +213,10 @@ def _grants_of_call(stack: Stack, service: str, operation: str, params: dict[str
             if ":secret:" in arn
         }
         return {(f"secretsmanager:{operation}", arns.get(params["SecretId"], params["SecretId"]))}
+    if service == "kms":
+        # A key is named by its ARN or its id; a policy names it by its ARN.
+        key_arns = {stack.physical[logical]: arn for logical, arn in stack.arns.items() if ":key/" in arn}
+        return {(f"kms:{operation}", key_arns.get(params["KeyId"], params["KeyId"]))}
     table_arns = {
         name: stack.arns[logical] for logical, name in stack.physical.items() if logical in stack.arns
     }
@@ -154,16 +226,24 @@ def _grants_of_call(stack: Stack, service: str, operation: str, params: dict[str
             for item in params["TransactItems"]
             for kind, write in item.items()
         }
-    if operation == "BatchGetItem":
-        return {("dynamodb:BatchGetItem", table_arns[table]) for table in params["RequestItems"]}
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return {(f"dynamodb:{operation}", table_arns[table]) for table in params["RequestItems"]}
     resource = table_arns[params["TableName"]]
     if "IndexName" in params:
         resource += f"/index/{params['IndexName']}"
     return {(f"dynamodb:{operation}", resource)}
 
 
-def _granted(stack: Stack, function: str, strict: bool) -> set[Grant]:
-    granted: set[Grant] = set()
+@dataclass(frozen=True)
+class Statement:
+    actions: frozenset[str]
+    resources: frozenset[str]
+    condition: dict[str, Any]
+
+
+def _statements(stack: Stack, function: str, strict: bool) -> list[Statement]:
+    """The statements of ``function``'s policies, for these parameters, their resources resolved."""
+    found = []
     for entry in functions()[function]["Properties"]["Policies"]:
         policy = entry
         if "Fn::If" in entry:
@@ -174,9 +254,28 @@ def _granted(stack: Stack, function: str, strict: bool) -> set[Grant]:
                 continue
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow"
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            granted |= {(action, stack.resolve(statement["Resource"])) for action in actions}
-    return granted
+            named = statement["Resource"]
+            found.append(
+                Statement(
+                    frozenset(_as_list(statement["Action"])),
+                    frozenset(stack.resolve(arn) for arn in _as_list(named)),
+                    statement.get("Condition", {}),
+                )
+            )
+    return found
+
+
+def _granted(stack: Stack, function: str, strict: bool) -> set[Grant]:
+    return {
+        (action, arn)
+        for statement in _statements(stack, function, strict)
+        for action in statement.actions
+        for arn in statement.resources
+    }
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _scenario(lambdas: Functions, rotate: Any) -> None:
@@ -234,15 +333,70 @@ def _scenario(lambdas: Functions, rotate: Any) -> None:
     )
     lambdas.call("books", "GET", "/health")
     assert created["user"]["username"] == "alice"
+    _administer_users(lambdas, caller, created["user"]["id"])
+    _multi_factor(lambdas)
     rotate()
 
 
-@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict-revocation"])
-def test_each_function_is_granted_exactly_the_calls_it_makes(
-    lambdas: Functions, rotate: Any, monkeypatch: pytest.MonkeyPatch, strict: bool
-) -> None:
-    lambdas.overrides["STRICT_REVOCATION"] = "true" if strict else "false"
-    used: dict[str, set[Grant]] = defaultdict(set)
+def _ok(answer: tuple[int, Any, dict[str, str]], status: int = 200) -> Any:
+    assert answer[0] == status, answer[1]
+    return answer[1]
+
+
+def _administer_users(lambdas: Functions, admin: dict[str, str], user_id: str) -> None:
+    """An admin pages through the users, reads one, disables and re-enables them, deletes another."""
+    _, bob, _ = lambdas.call("signup", "POST", "/auth/signup", body={"username": "bob", "password": PASSWORD})
+    page = _ok(lambdas.call("users", "GET", "/users", query={"limit": "1"}, authorizer=admin))
+    query = {"next_token": page["next_token"]}
+    _ok(lambdas.call("users", "GET", "/users", query=query, authorizer=admin))
+    params = {"resource": "/users/{id}", "path_parameters": {"id": user_id}, "authorizer": admin}
+    _ok(lambdas.call("users", "GET", f"/users/{user_id}", **params))
+    for disabled in (True, False):
+        _ok(lambdas.call("users", "PATCH", f"/users/{user_id}", body={"disabled": disabled}, **params))
+    bob_id = bob["user"]["id"]
+    params = {"resource": "/users/{id}", "path_parameters": {"id": bob_id}, "authorizer": admin}
+    _ok(lambdas.call("users", "DELETE", f"/users/{bob_id}", **params), 204)
+
+
+def _multi_factor(lambdas: Functions) -> None:
+    """A user turns TOTP on, signs in with a code and with a recovery code, turns it off, turns it
+    on again and deletes the account with a code."""
+    body = {"username": "carol", "password": PASSWORD}
+    carol = caller_context(_ok(lambdas.call("signup", "POST", "/auth/signup", body=body), 201))
+
+    def enrol() -> tuple[pyotp.TOTP, list[str]]:
+        enrolment = _ok(lambdas.call("signup", "POST", "/users/me/mfa/totp", authorizer=carol))
+        totp = pyotp.TOTP(enrolment["secret"])
+        confirmation = {"code": totp.now()}
+        codes = _ok(
+            lambdas.call("signup", "POST", "/users/me/mfa/totp/confirm", body=confirmation, authorizer=carol)
+        )
+        return totp, codes["recovery_codes"]
+
+    totp, codes = enrol()
+    # The code of the next step: the confirmation spent the current one.
+    for code in (totp.at(time.time() + TOTP_STEP_SECONDS), codes[0]):
+        challenge = _ok(lambdas.call("login", "POST", "/auth/login", body=body))
+        completion = {"mfa_token": challenge["mfa_token"], "code": code}
+        _ok(lambdas.call("login", "POST", "/auth/mfa", body=completion))
+    removal = {"password": PASSWORD, "code": codes[1]}
+    _ok(lambdas.call("signup", "DELETE", "/users/me/mfa", body=removal, authorizer=carol), 204)
+    _, codes = enrol()
+    deletion = {"password": PASSWORD, "code": codes[0]}
+    _ok(lambdas.call("signup", "DELETE", "/users/me", body=deletion, authorizer=carol), 204)
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+
+def _calls(lambdas: Functions, rotate: Any, monkeypatch: pytest.MonkeyPatch) -> list[Call]:
+    """Every AWS call of the scenario, with the function (logical id) that made it."""
+    calls: list[Call] = []
     make_client = aws.client
 
     def recording_client(service: str) -> Any:
@@ -251,7 +405,7 @@ def test_each_function_is_granted_exactly_the_calls_it_makes(
 
             def record(model: Any, params: dict[str, Any], **_: Any) -> None:
                 assert lambdas.invoking, f"{model.name} called outside any function"
-                used[lambdas.invoking[-1]] |= _grants_of_call(lambdas.stack, service, model.name, params)
+                calls.append(Call(lambdas.invoking[-1], service, model.name, copy.deepcopy(params)))
 
             client.meta.events.register("before-parameter-build", record)
             client._recorded = True
@@ -263,5 +417,158 @@ def test_each_function_is_granted_exactly_the_calls_it_makes(
         m.setattr(lambdas, "invoking", ["operator"])
         lambdas.module("signup").accounts.set_user("admin", PASSWORD, ("reader", "admin"))
     _scenario(lambdas, rotate)
+    return calls
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict-revocation"])
+def test_each_function_is_granted_exactly_the_calls_it_makes(
+    lambdas: Functions, rotate: Any, monkeypatch: pytest.MonkeyPatch, strict: bool
+) -> None:
+    lambdas.overrides["STRICT_REVOCATION"] = "true" if strict else "false"
+    used: dict[str, set[Grant]] = defaultdict(set)
+    for call in _calls(lambdas, rotate, monkeypatch):
+        used[call.function] |= _grants_of_call(lambdas.stack, call.service, call.operation, call.params)
     for function in functions():
-        assert used.get(function, set()) == _granted(lambdas.stack, function, strict), function
+        granted = _granted(lambdas.stack, function, strict)
+        used_here = used.get(function, set())
+        assert used_here == granted, (function, used_here - granted, granted - used_here)
+
+
+# --- the policies' conditions, measured ------------------------------------------------------
+
+_NOT_ATTRIBUTES = {
+    *("SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN"),
+    *("attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains"),
+    *("size", "if_not_exists", "list_append"),
+}
+# A name in an expression: not a :value, not a part of a path after its first.
+_NAME = re.compile(r"(?<![:\w.#])#?[A-Za-z_]\w*")
+
+
+def _attributes(params: dict[str, Any]) -> set[str]:
+    """The top-level attributes a DynamoDB request names (IAM's ``dynamodb:Attributes``)."""
+    names = set(params.get("Key", {}))
+    aliases = params.get("ExpressionAttributeNames", {})
+    for part in ("UpdateExpression", "ConditionExpression", "ProjectionExpression"):
+        for name in _NAME.findall(params.get(part, "")):
+            names.add(aliases.get(name, name))
+    return names - _NOT_ATTRIBUTES
+
+
+def _condition_values(key: str, params: dict[str, Any]) -> list[Any] | None:
+    """The values of the condition key ``key`` for a request (None: the request has none)."""
+    if key == "kms:EncryptionContext:purpose":
+        context = params.get("EncryptionContext", {})
+        return [context["purpose"]] if "purpose" in context else None
+    if key == "dynamodb:Attributes":
+        return sorted(_attributes(params))
+    if key == "dynamodb:ReturnValues":
+        return [params["ReturnValues"]] if "ReturnValues" in params else None
+    raise AssertionError(f"the template conditions on {key}: say here what a request's values are")
+
+
+def _meets(condition: dict[str, Any], params: dict[str, Any]) -> bool:
+    for operator, keys in condition.items():
+        for key, allowed in keys.items():
+            values = _condition_values(key, params)
+            if operator == "StringEquals":
+                met = values is not None and all(value in _as_list(allowed) for value in values)
+            elif operator in ("StringEqualsIfExists", "ForAllValues:StringEquals"):
+                met = values is None or all(value in _as_list(allowed) for value in values)
+            else:
+                raise AssertionError(f"the template conditions with {operator}: say here how it compares")
+            if not met:
+                return False
+    return True
+
+
+def _requests(call: Call) -> list[tuple[str, dict[str, Any]]]:
+    """A call as IAM authorizes it: each write of a transaction as the action it is."""
+    if call.operation == "TransactWriteItems":
+        return [
+            (_TRANSACT_ACTIONS[kind], write)
+            for item in call.params["TransactItems"]
+            for kind, write in item.items()
+        ]
+    return [(call.operation, call.params)]
+
+
+def _granting(stack: Stack, call: Call) -> list[tuple[dict[str, Any], list[Statement]]]:
+    """For each action of ``call`` on its resource: its parameters and the caller's statements
+    that grant it (conditions aside)."""
+    statements = _statements(stack, call.function, strict=False)
+    return [
+        (params, [s for s in statements if action in s.actions and resource in s.resources])
+        for operation, params in _requests(call)
+        for action, resource in _grants_of_call(stack, call.service, operation, params)
+    ]
+
+
+def _admitted(stack: Stack, call: Call) -> bool:
+    """Whether each action of ``call`` is granted by a statement whose conditions it meets."""
+    return all(
+        any(_meets(statement.condition, params) for statement in granting)
+        for params, granting in _granting(stack, call)
+    )
+
+
+def test_every_call_meets_the_conditions_of_its_grant(
+    lambdas: Functions, rotate: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conditions narrow the grants (what the login writes to a user, the key's purpose) no
+    further than the functions need: each call of the scenario is still allowed."""
+    calls = [call for call in _calls(lambdas, rotate, monkeypatch) if call.function != "operator"]
+    conditioned = {
+        (call.function, call.service)
+        for call in calls
+        for _, granting in _granting(lambdas.stack, call)
+        if granting and all(statement.condition for statement in granting)
+    }
+    assert conditioned == {
+        ("LoginFunction", "dynamodb"),
+        ("LoginFunction", "kms"),
+        ("SignupFunction", "kms"),
+    }
+    refused = [
+        (call.function, call.operation, call.params) for call in calls if not _admitted(lambdas.stack, call)
+    ]
+    assert refused == []
+
+
+def test_a_call_outside_a_condition_is_refused(lambdas: Functions) -> None:
+    """The check above is not blind: a login writing a role, or opening the key for another
+    purpose, is refused."""
+    users = lambdas.stack.ref("UsersTable")
+    role = Call(
+        "LoginFunction",
+        "dynamodb",
+        "UpdateItem",
+        {
+            "TableName": users,
+            "Key": {"username": {"S": "a"}},
+            "UpdateExpression": "SET #r = :r",
+            "ExpressionAttributeNames": {"#r": "roles"},
+            "ExpressionAttributeValues": {":r": {"L": []}},
+        },
+    )
+    rehash = Call(
+        "LoginFunction",
+        "dynamodb",
+        "UpdateItem",
+        {
+            "TableName": users,
+            "Key": {"username": {"S": "a"}},
+            "UpdateExpression": "SET password_hash = :h",
+            "ConditionExpression": "password_hash = :old",
+            "ExpressionAttributeValues": {},
+        },
+    )
+    key = lambdas.stack.arns["MfaKey"]
+    other = Call("LoginFunction", "kms", "Decrypt", {"KeyId": key, "EncryptionContext": {"purpose": "other"}})
+    totp = Call("LoginFunction", "kms", "Decrypt", {"KeyId": key, "EncryptionContext": {"purpose": "totp"}})
+    assert [_admitted(lambdas.stack, call) for call in (role, rehash, other, totp)] == [
+        False,
+        True,
+        False,
+        True,
+    ]

@@ -2,10 +2,10 @@
 (``SecretsExtension=false``, as under ``sam local``, where they read secrets with boto3).
 
 One flow through the handlers, run twice against moto: sign-up, logins, the authorizer, a page
-of books and its forged page token, refresh, logout, a key rotation and the tokens of both keys.
-Each answer is reduced to what must not depend on where the secrets come from (status, body
-keys, the authorizer's verdict), and the two runs must agree; each run must also have read its
-secrets the way its template parameters say.
+of books and one of users and their forged page tokens, refresh, logout, a key rotation and the
+tokens of both keys. Each answer is reduced to what must not depend on where the secrets come
+from (status, body keys, the authorizer's verdict), and the two runs must agree; each run must
+also have read its secrets the way its template parameters say.
 """
 
 from __future__ import annotations
@@ -26,11 +26,15 @@ EXPECTED = [
     (200, TOKEN_PAIR),
     True,
     False,
-    (200, ["created_at", "id", "roles", "username"]),
+    (200, ["created_at", "disabled", "id", "mfa_enabled", "roles", "username"]),
     (201, BOOK),
     (201, BOOK),
     (201, BOOK),
     (200, 2, True),
+    (200, 1, None),
+    400,
+    201,
+    (200, 1, True),
     (200, 1, None),
     400,
     (200, TOKEN_PAIR),
@@ -74,6 +78,15 @@ def flow(lambdas: Functions, rotate: Any) -> list[Any]:
     seen.append((status, len(rest["items"]), rest["next_token"]))
     forged = {"limit": "2", "next_token": page["next_token"][:-2] + "xx"}
     seen.append(lambdas.call("books", "GET", "/books", query=forged, authorizer=ADMIN)[0])
+    other = {"username": "ben", "password": PASSWORD}
+    seen.append(lambdas.call("signup", "POST", "/auth/signup", body=other)[0])
+    status, users, _ = lambdas.call("users", "GET", "/users", query={"limit": "1"}, authorizer=ADMIN)
+    seen.append((status, len(users["items"]), users["next_token"] is not None))
+    query = {"limit": "1", "next_token": users["next_token"]}
+    status, rest, _ = lambdas.call("users", "GET", "/users", query=query, authorizer=ADMIN)
+    seen.append((status, len(rest["items"]), rest["next_token"]))
+    forged = {"limit": "1", "next_token": users["next_token"][:-2] + "xx"}
+    seen.append(lambdas.call("users", "GET", "/users", query=forged, authorizer=ADMIN)[0])
     status, body, _ = lambdas.call(
         "login", "POST", "/auth/refresh", body={"refresh_token": pair["refresh_token"]}
     )
