@@ -117,6 +117,26 @@ def _value(reply: Reply | None, key: str) -> Any:
     return _body(reply).get(key) if reply is not None else None
 
 
+def _accounts(walk: WalkThrough, reader: str, *, token: str, admin_token: str) -> None:
+    """The admin lists users, a reader may not, and a reader starts a TOTP enrolment."""
+
+    def reader_listed(reply: Reply, problems: list[str]) -> None:
+        if reader not in [item.get("username") for item in _value(reply, "items") or []]:
+            problems.append("the reader is not listed")
+
+    walk.step("GET /users as the admin", 200, "GET", "/users?limit=100", reader_listed, token=admin_token)
+    walk.step("GET /users as a reader", 403, "GET", "/users", token=token)
+    # Sealed by KMS (moto's, through the key the environment names) and kept until confirmed.
+    walk.step(
+        "POST /users/me/mfa/totp",
+        200,
+        "POST",
+        "/users/me/mfa/totp",
+        _has({"secret", "otpauth_uri"}),
+        token=token,
+    )
+
+
 def walk_through(client: Client, admin: tuple[str, str], *, sam_cli_gateway: bool) -> list[Step]:
     """The README's walk-through, plus refresh, logout and the refusals that follow them.
 
@@ -193,6 +213,7 @@ def walk_through(client: Client, admin: tuple[str, str], *, sam_cli_gateway: boo
             problems.append("the new book is not listed")
 
     walk.step("GET /books?limit=10", 200, "GET", "/books?limit=10", listed, token=token)
+    _accounts(walk, reader[0], token=token, admin_token=_value(admin_pair, "access_token"))
 
     def preflight(reply: Reply, problems: list[str]) -> None:
         if reply.header("Access-Control-Allow-Origin") != "*":

@@ -11,4 +11,4 @@ from .conftest import Target, User
 def test_the_walk_through_gets_api_gateways_answers(target: Target, admin: User) -> None:
     steps = walk_through(target.client, (admin.username, admin.password), sam_cli_gateway=False)
     assert [step.line() for step in steps if not step.ok] == []
-    assert len(steps) == 17
+    assert len(steps) == 20
