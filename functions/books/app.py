@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -11,10 +11,10 @@ from books_api import http
 from books_api.books import BookRepository
 from books_api.config import BooksSettings
 from books_api.formats import utc_now
-from books_api.limits import BOOK_ID_PATTERN, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PAGE_SIZE_MIN
+from books_api.limits import BOOK_ID_PATTERN, PAGE_SIZE_DEFAULT
 from books_api.models import Book, BookInput, BookPage, Health
 from books_api.observability import logger, metrics, tracer
-from books_api.pagination import MAX_TOKEN_LENGTH, PageTokens
+from books_api.pagination import PageTokens
 from books_api.permissions import ADMIN
 
 settings = BooksSettings.from_env()
@@ -33,17 +33,7 @@ def health() -> Health:
 
 
 @app.get("/books")
-def list_books(
-    limit: Annotated[int, Query(ge=PAGE_SIZE_MIN, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
-    next_token: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_TOKEN_LENGTH,
-            description="The next_token of the previous page, as it was sent",
-            json_schema_extra={"format": "page-token"},
-        ),
-    ] = None,
-) -> BookPage:
+def list_books(limit: http.PageSize = PAGE_SIZE_DEFAULT, next_token: http.NextToken = None) -> BookPage:
     http.caller(app)
     return BookPage.model_validate(books.page(limit=limit, next_token=next_token))
 

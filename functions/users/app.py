@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -11,10 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from books_api import http
 from books_api.config import DirectorySettings
 from books_api.directory import UserDirectory
-from books_api.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PAGE_SIZE_MIN, USER_ID_PATTERN
+from books_api.limits import PAGE_SIZE_DEFAULT, USER_ID_PATTERN
 from books_api.models import UserChange, UserPage, UserProfile
 from books_api.observability import logger, metrics, tracer
-from books_api.pagination import MAX_TOKEN_LENGTH
 from books_api.permissions import ADMIN
 
 directory = UserDirectory.from_settings(DirectorySettings.from_env())
@@ -24,17 +23,7 @@ UserId = Annotated[str, Path(json_schema_extra={"format": "uuid", "pattern": USE
 
 
 @app.get("/users")
-def list_users(
-    limit: Annotated[int, Query(ge=PAGE_SIZE_MIN, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
-    next_token: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_TOKEN_LENGTH,
-            description="The next_token of the previous page, as it was sent",
-            json_schema_extra={"format": "page-token"},
-        ),
-    ] = None,
-) -> UserPage:
+def list_users(limit: http.PageSize = PAGE_SIZE_DEFAULT, next_token: http.NextToken = None) -> UserPage:
     http.require_role(app, ADMIN)
     return UserPage.model_validate(directory.page(limit=limit, next_token=next_token))
 

@@ -179,16 +179,12 @@ class BookRepository(Repository):
 
     def page(self, *, limit: int, next_token: str | None) -> Page:
         """Up to ``limit`` books after ``next_token``; reads ``limit + 1`` items to know if more follow."""
-        request: dict[str, Any] = {
+        request = {
             "IndexName": INDEX,
             "KeyConditionExpression": "catalogue = :catalogue",
             "ExpressionAttributeValues": placeholders(catalogue=CATALOGUE),
-            "Limit": limit + 1,
         }
-        if next_token is not None:
-            request["ExclusiveStartKey"] = to_attributes(self.page_tokens.decode(next_token))
-        items = [from_attributes(item) for item in self.call("query", **request).get("Items", [])]
-        more = len(items) > limit
-        items = items[:limit]
+        start = self.page_tokens.decode(next_token) if next_token is not None else None
+        items, more = self.query_page(request, limit=limit, start=start)
         token = self.page_tokens.encode({name: items[-1][name] for name in _INDEX_KEY}) if more else None
         return Page([Book.from_item(item) for item in items], token)

@@ -53,7 +53,7 @@ class TokenSettings:
             audience=_str(env, "TOKEN_AUDIENCE"),
             access_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", default=900, low=60, high=3600),
             signing_secret_arn=_str(env, "SIGNING_SECRET_ARN"),
-            secret_max_age_seconds=_int(env, "SECRET_MAX_AGE_SECONDS", default=300, low=0, high=3600),
+            secret_max_age_seconds=_secret_max_age(env),
         )
 
 
@@ -103,6 +103,11 @@ class AccountSettings:
         )
 
 
+def _secret_max_age(env: Mapping[str, str]) -> int:
+    """How long a function keeps a secret it read (its key cache), in seconds."""
+    return _int(env, "SECRET_MAX_AGE_SECONDS", default=300, low=0, high=3600)
+
+
 def _refresh_ttl(env: Mapping[str, str]) -> int:
     return 86400 * _int(env, "REFRESH_TOKEN_TTL_DAYS", default=30, low=1, high=365)
 
@@ -125,7 +130,7 @@ class DirectorySettings:
             tokens_table=_str(env, "TOKENS_TABLE"),
             refresh_ttl_seconds=_refresh_ttl(env),
             page_token_secret_arn=_str(env, "PAGE_TOKEN_SECRET_ARN"),
-            secret_max_age_seconds=_int(env, "SECRET_MAX_AGE_SECONDS", default=300, low=0, high=3600),
+            secret_max_age_seconds=_secret_max_age(env),
         )
 
 
@@ -159,7 +164,7 @@ class BooksSettings:
         return cls(
             books_table=_str(env, "BOOKS_TABLE"),
             page_token_secret_arn=_str(env, "PAGE_TOKEN_SECRET_ARN"),
-            secret_max_age_seconds=_int(env, "SECRET_MAX_AGE_SECONDS", default=300, low=0, high=3600),
+            secret_max_age_seconds=_secret_max_age(env),
         )
 
 

@@ -106,6 +106,17 @@ class Repository:
         item = self.call("get_item", Key=to_attributes(key), ConsistentRead=True).get("Item")
         return from_attributes(item) if item else None
 
+    def query_page(
+        self, request: dict[str, Any], *, limit: int, start: Mapping[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One Query of ``limit + 1`` items after ``start`` (an index's last key, plain values):
+        the first ``limit`` items, and whether more follow."""
+        request = {**request, "Limit": limit + 1}
+        if start is not None:
+            request["ExclusiveStartKey"] = to_attributes(start)
+        items = [from_attributes(item) for item in self.call("query", **request).get("Items", [])]
+        return items[:limit], len(items) > limit
+
     def transact(self, writes: Iterable[Write]) -> None:
         """Write ``writes`` atomically, or raise ``TransactionCancelled`` naming what failed."""
         writes = list(writes)

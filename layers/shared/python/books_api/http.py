@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
     ResponseValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from books_api.budget import time_budget
 from books_api.config import cors_allow_origin
@@ -26,10 +27,22 @@ from books_api.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from books_api.limits import PAGE_SIZE_MAX, PAGE_SIZE_MIN
 from books_api.observability import logger
+from books_api.pagination import MAX_TOKEN_LENGTH
 from books_api.powertools_patches import WholePathResolver, check_before_validation
 
 MAX_BODY_BYTES = 16 * 1024
+# The query parameters of a paginated list (/books, /users); ``limit`` defaults to PAGE_SIZE_DEFAULT.
+PageSize = Annotated[int, Query(ge=PAGE_SIZE_MIN, le=PAGE_SIZE_MAX)]
+NextToken = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_TOKEN_LENGTH,
+        description="The next_token of the previous page, as it was sent",
+        json_schema_extra={"format": "page-token"},
+    ),
+]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -30,7 +31,13 @@ import pyotp
 
 from books_api import aws
 from books_api.dal import Repository, Write, to_attributes
-from books_api.limits import RECOVERY_CODE_COUNT, RECOVERY_CODE_LENGTH, TOTP_DIGITS, TOTP_STEP_SECONDS
+from books_api.limits import (
+    RECOVERY_CODE_COUNT,
+    RECOVERY_CODE_LENGTH,
+    TOTP_CODE_PATTERN,
+    TOTP_DIGITS,
+    TOTP_STEP_SECONDS,
+)
 from books_api.opaque import new_opaque_token, token_digest
 from books_api.users import CodeUse, Totp, User
 
@@ -40,6 +47,7 @@ MFA_TOKEN_TTL_SECONDS = 300
 ENROLMENT_TTL_SECONDS = 600
 MFA_TOKEN_UNSPENT = "mfa token unspent"  # noqa: S105 - a purpose, not a secret
 _PURPOSE = "totp"
+_TOTP_CODE = re.compile(TOTP_CODE_PATTERN)
 
 
 def new_secret() -> str:
@@ -104,7 +112,8 @@ def recovery_use(digest: str) -> CodeUse:
 
 
 def is_totp_code(code: str) -> bool:
-    return len(code) == TOTP_DIGITS and code.isdigit()
+    """A TOTP code's shape (not a recovery code's), as the request models publish it."""
+    return _TOTP_CODE.fullmatch(code) is not None
 
 
 class SecretBox:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,6 +39,15 @@ def normalize_username(raw: str) -> str:
             "must be 1 to 32 characters: letters, digits, and '.', '_' or '-' between them",
         )
     return name
+
+
+# What anyone may see of a user (the Directory index projects these and no more).
+PUBLIC_FIELDS = ("id", "username", "roles", "created_at", "disabled", "mfa_enabled")
+
+
+def public_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The public fields of a user's ``values`` (a User's attributes, or a listed item)."""
+    return {name: list(values[name]) if name == "roles" else values[name] for name in PUBLIC_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -82,14 +91,7 @@ class User:
         return ADMIN in self.roles and not self.disabled
 
     def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "username": self.username,
-            "roles": list(self.roles),
-            "created_at": self.created_at,
-            "disabled": self.disabled,
-            "mfa_enabled": self.mfa_enabled,
-        }
+        return public_fields({name: getattr(self, name) for name in PUBLIC_FIELDS})
 
     def to_item(self) -> dict[str, Any]:
         """The item of a new user (no factor yet), with the constant that puts it in the directory."""
@@ -440,27 +442,15 @@ class UserRepository(Repository):
         """Up to ``limit`` users in username order after the username ``after``, and whether more
         follow: one Query of ``limit + 1`` items on the ``Directory`` index, which projects only
         what a listing shows (``User.public``'s fields)."""
-        request: dict[str, Any] = {
+        request = {
             "IndexName": DIRECTORY_INDEX,
             "KeyConditionExpression": "directory = :directory",
             "ExpressionAttributeValues": placeholders(directory=DIRECTORY),
-            "Limit": limit + 1,
         }
-        if after is not None:
-            request["ExclusiveStartKey"] = to_attributes({"directory": DIRECTORY, "username": after})
-        items = [from_attributes(item) for item in self.call("query", **request).get("Items", [])]
-        listed = [
-            {
-                "id": item["id"],
-                "username": item["username"],
-                "roles": list(item["roles"]),
-                "created_at": item["created_at"],
-                "disabled": item.get("disabled", False),
-                "mfa_enabled": item.get("mfa_enabled", False),
-            }
-            for item in items[:limit]
-        ]
-        return listed, len(items) > limit
+        start = {"directory": DIRECTORY, "username": after} if after is not None else None
+        items, more = self.query_page(request, limit=limit, start=start)
+        # Items stored before the administration features may lack the state attributes.
+        return [public_fields({"disabled": False, "mfa_enabled": False, **item}) for item in items], more
 
     def deletion(self, user: User, code: CodeUse | None = None) -> list[Write]:
         """The transaction writes that delete ``user``, if unchanged (and ``code`` unused), and
