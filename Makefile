@@ -12,7 +12,7 @@ help:
 	@echo "make run    serve the API at http://127.0.0.1:$${PORT:-3000} (no Docker, no AWS account)"
 	@echo "make test   lint, validate the template, run every test"
 	@echo "make fuzz   schemathesis against a local server, from docs/openapi.json"
-	@echo "make build  sam build (no Docker needed)"
+	@echo "make build  sam build, then python3.13 bytecode (no Docker, no python3.13 needed)"
 	@echo "make sam-local-check  the walk-through through sam local start-api (needs Docker; not in make test)"
 	@echo "make bench  measure cold starts, warm costs, sizes and local latency (BENCH_ARGS=--check enforces)"
 	@echo "make lock   regenerate constraints.txt from requirements-dev.txt"
@@ -23,7 +23,14 @@ $(VENV)/.installed: requirements-dev.txt constraints.txt layers/deps/requirement
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $@
 
-venv: $(VENV)/.installed
+# Pyodide (CPython 3.13 in WebAssembly, run by Node.js) compiles the build to Lambda's bytecode
+# (tools/bytecode.py), so that neither sam build nor this host needs python3.13.
+PYODIDE := tools/pyodide/node_modules/.installed
+$(PYODIDE): tools/pyodide/package.json tools/pyodide/package-lock.json
+	npm ci --prefix tools/pyodide --silent --no-audit --no-fund
+	touch $@
+
+venv: $(VENV)/.installed $(PYODIDE)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -89,6 +96,7 @@ fuzz: venv $(FUZZ_VENV)/.installed
 
 build: venv
 	$(BIN)/sam build
+	$(PY) -m tools.bytecode .aws-sam/build
 
 # Where a request's time and money go (docs/PERFORMANCE.md): a few minutes; prints each figure
 # against its target and writes bench/results.json. BENCH_ARGS=--check exits 1 on a missed target.

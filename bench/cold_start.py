@@ -3,8 +3,9 @@
 Each sample is ``python -I -S`` with only Lambda's path (local_api/lambda_path.py: the built
 function and layers, the runtime's boto3, the standard library) and the function's environment
 from the local server (moto behind ``AWS_ENDPOINT_URL``, the extension's emulator behind
-``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT``). The layers cannot be written, so their modules are
-compiled at every cold start, as on Lambda; boto3 and the standard library keep this host's
+``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT``). The layers hold no bytecode and none is written
+(``-B``: as root, the folders' permissions would not stop it), so their modules are compiled at
+every cold start, as on Lambda; boto3 and the standard library keep this host's
 bytecode (on Lambda both come with the runtime). Measured inside the child, from its first line
 (the interpreter's own start is not the function's): the handler module's import, then the first
 invocation.
@@ -18,6 +19,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from local_api.lambda_path import LambdaPath, site_packages
@@ -74,7 +76,7 @@ def sample(
 ) -> dict[str, Any]:
     """One cold start of ``task`` (a folder of ``path``) given ``event`` (None: import only)."""
     done = subprocess.run(  # noqa: S603 - our interpreter and our script
-        [sys.executable, "-I", "-S", "-c", _CHILD],
+        [sys.executable, "-I", "-S", "-B", "-c", _CHILD],
         input=json.dumps([path.sys_path(task), handler, event]),
         env=dict(environment),
         cwd=path.task(task),
@@ -89,19 +91,45 @@ def sample(
     return json.loads(lines[-1].removeprefix(MARK))
 
 
+def on_lambda(environment: Mapping[str, str]) -> dict[str, str]:
+    """``environment`` as Lambda gives it with active tracing, not as SAM CLI does: no
+    ``AWS_SAM_LOCAL`` (with it Powertools' Tracer turns itself off, which Lambda never does), and
+    the trace header and daemon address Lambda sets, so the X-Ray SDK records (to a UDP port where
+    nothing listens) as it does there."""
+    given = {name: value for name, value in environment.items() if name != "AWS_SAM_LOCAL"}
+    return {**given, **TRACING}
+
+
+TRACING = {
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+}
+
+
+def add_task(path: LambdaPath, name: str, files: Mapping[str, Path]) -> str:
+    """A function of ``path`` named ``name`` whose code is ``files`` (name in the task: source)."""
+    task = path.task(name)
+    task.parent.chmod(stat.S_IRWXU)
+    task.mkdir()
+    for target, source in files.items():
+        shutil.copy2(source, task / target)
+    for folder in (task, task.parent):
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    return name
+
+
 def add_baseline_authorizer(path: LambdaPath) -> str:
     """Lay out bench/baseline_authorizer.py as a function of ``path``, with Powertools' parameters
     utility put back into the layers for it; the name of its task folder."""
-    name = "BaselineAuthorizer"
-    task = path.task(name)
     utilities = path.layers / "aws_lambda_powertools" / "utilities"
-    for folder in (task.parent, utilities):
-        folder.chmod(stat.S_IRWXU)
-    task.mkdir()
-    shutil.copy2(ROOT / "bench" / "baseline_authorizer.py", task / "app.py")
-    shutil.copy2(ROOT / "functions" / "authorizer" / "app.py", task / "authorizer.py")
+    utilities.chmod(stat.S_IRWXU)
     parameters = site_packages() / "aws_lambda_powertools" / "utilities" / "parameters"
     shutil.copytree(parameters, utilities / "parameters", ignore=shutil.ignore_patterns("__pycache__"))
-    for folder in (task, task.parent, utilities, utilities / "parameters"):
+    for folder in (utilities, utilities / "parameters"):
         folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    return name
+    files = {
+        "app.py": ROOT / "bench" / "baseline_authorizer.py",
+        "authorizer.py": ROOT / "functions/authorizer/app.py",
+    }
+    return add_task(path, "BaselineAuthorizer", files)

@@ -55,6 +55,7 @@ from local_api.lambda_path import BUILD_DIR, LambdaPath  # noqa: E402
 from local_api.runtime import FAKE_CREDENTIALS, function_environment  # noqa: E402
 from local_api.server import LocalServer  # noqa: E402
 from stack.extension import SecretsExtension  # noqa: E402
+from tools.bytecode import compile_build  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
 EVENTS = ROOT / "events"
@@ -89,6 +90,8 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 - a bench user's, in mot
 # key -> (description of the target, test of a value). Figures without a target have none here.
 TARGETS: dict[str, tuple[str, Callable[[Any, dict[str, Any]], bool]]] = {
     "authorizer_cold_init_ratio": ("<= 0.4", lambda value, _: value <= 0.4),
+    "api_cold_init_ratio": ("<= 0.4", lambda value, _: value <= 0.4),
+    "api_cold_floor_ratio": ("<= 1.3", lambda value, _: value <= 1.3),
     "authorizer_warm_ratio": ("<= 1.5", lambda value, _: value <= 1.5),
     "secrets_calls_per_1000_warm": ("0", lambda value, _: value == 0),
     "login_vs_bcrypt_ratio": ("<= 1.15", lambda value, _: value <= 1.15),
@@ -141,6 +144,8 @@ def build(*, skip: bool) -> dict[str, Any]:
             "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         }
         subprocess.run(["sam", "build"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S607
+        log("bytecode for python3.13 (tools/bytecode.py), as `make build` makes it")
+        compile_build(BUILD_DIR)
     functions = {name: BUILD_DIR / name for name in FUNCTIONS}
     layers = {name: BUILD_DIR / name for name in ("DependenciesLayer", "SharedLayer")}
     artifacts = {
@@ -365,6 +370,83 @@ def cold_starts(backend: Backend, workdir: Path, *, pairs: int, samples: int) ->
                 name: sorted({str(s["outcome"]) for s in runs}) for name, runs in per_function.items()
             },
             "samples_per_function": samples,
+        },
+    }
+
+
+API_FUNCTIONS = ("BooksFunction", "LoginFunction", "SignupFunction")
+
+
+def _parts(samples: list[dict[str, Any]]) -> dict[str, float]:
+    return {
+        part: round(median([s[part] for s in samples]), 1) for part in ("import_ms", "invoke_ms", "total_ms")
+    }
+
+
+def api_cold_starts(backend: Backend, workdir: Path, *, rounds: int) -> dict[str, Any]:
+    """Each API function's cold start (import and first request) against bench/baseline_api.py
+    serving the same request in the same environment, and against bench/floor_api.py (the imports
+    no API function can avoid), interleaved: each round samples every function and its baseline
+    and the floor once, in an order that rotates. Tracing is on, as on Lambda (cold_start.on_lambda)."""
+    path = LambdaPath.create(workdir / "lambda-api", build_dir=BUILD_DIR)
+    try:
+        baseline = cold_start.add_task(path, "BaselineApi", {"app.py": ROOT / "bench" / "baseline_api.py"})
+        floor = cold_start.add_task(path, "FloorApi", {"app.py": ROOT / "bench" / "floor_api.py"})
+        env = {
+            name: cold_start.on_lambda({**backend.environments[name], "BCRYPT_COST": FAST_BCRYPT_COST})
+            for name in API_FUNCTIONS
+        }
+        username = f"api-cold-{uuid.uuid4().hex[:12]}"
+        made = cold_start.sample(
+            path,
+            "SignupFunction",
+            env["SignupFunction"],
+            api_event("signup", body={"username": username, "password": PASSWORD}),
+        )
+        assert made["outcome"] == 201, made
+
+        def event_of(name: str) -> Any:
+            if name == "BooksFunction":
+                return api_event("books-list")
+            if name == "LoginFunction":
+                return api_event("login", body={"username": username, "password": PASSWORD})
+            return api_event(
+                "signup", body={"username": f"cold-{uuid.uuid4().hex[:12]}", "password": PASSWORD}
+            )
+
+        tasks = [(name, which) for name in API_FUNCTIONS for which in ("ours", "baseline")] + [
+            ("floor", "floor")
+        ]
+        samples: dict[tuple[str, str], list[dict[str, Any]]] = {task: [] for task in tasks}
+        log(f"API cold starts: {len(API_FUNCTIONS)} functions, their baseline and the floor, {rounds} rounds")
+        for round_number in range(rounds):
+            shift = round_number % len(tasks)
+            for name, which in tasks[shift:] + tasks[:shift]:
+                if which == "floor":
+                    result = cold_start.sample(path, floor, env["BooksFunction"], None)
+                else:
+                    task = name if which == "ours" else baseline
+                    result = cold_start.sample(path, task, env[name], event_of(name))
+                    assert result["outcome"] in (200, 201), (name, which, result)
+                samples[(name, which)].append(result)
+    finally:
+        path.remove()
+    total = {task: median([s["total_ms"] for s in runs]) for task, runs in samples.items()}
+    init_ratios = {name: total[(name, "ours")] / total[(name, "baseline")] for name in API_FUNCTIONS}
+    floor_ratios = {name: total[(name, "ours")] / total[("floor", "floor")] for name in API_FUNCTIONS}
+    return {
+        "api_cold_init_ratio": round(max(init_ratios.values()), 3),
+        "api_cold_floor_ratio": round(max(floor_ratios.values()), 3),
+        "details": {
+            "init_ratio": {name: round(value, 3) for name, value in init_ratios.items()},
+            "floor_ratio": {name: round(value, 3) for name, value in floor_ratios.items()},
+            "ms": {f"{name}.{which}": _parts(runs) for (name, which), runs in samples.items()},
+            "modules": {
+                f"{name}.{which}": round(median([s["modules"] for s in runs]))
+                for (name, which), runs in samples.items()
+            },
+            "rounds": rounds,
+            "bcrypt_cost": int(FAST_BCRYPT_COST),
         },
     }
 
@@ -642,6 +724,8 @@ def local_server(workdir: Path, *, requests: int) -> dict[str, Any]:
 
 ORDER = (
     "authorizer_cold_init_ratio",
+    "api_cold_init_ratio",
+    "api_cold_floor_ratio",
     "authorizer_warm_ratio",
     "secrets_calls_per_1000_warm",
     "login_vs_bcrypt_ratio",
@@ -706,6 +790,7 @@ def main(argv: list[str] | None = None) -> int:
         backend.start()
         try:
             take(cold_starts(backend, workdir, pairs=15 // scale, samples=7 // scale), "cold_starts")
+            take(api_cold_starts(backend, workdir, rounds=9 // scale), "api_cold_starts")
             # The functions' own output (Powertools' metrics, one line an invocation) is dropped.
             with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
                 take(authorizer_warm(backend, rounds=600 // scale, batch=20), "authorizer_warm")

@@ -10,16 +10,22 @@ would on Lambda, no more:
 - the dependency layer as built for arm64 (the template's default), except its binary modules,
   which are Lambda's (arm64, python3.13) and cannot load here: each is replaced by this host's
   build of the same version, from the installed packages (pinned alike);
-- boto3, botocore and the rest of what the runtime provides, from the installed packages.
+- boto3, botocore and the rest of what the runtime provides, from the installed packages;
+- where the build holds Lambda's bytecode (``tools/bytecode.py``: CPython 3.13's), this host's
+  bytecode of the same source in its place, as for the binary modules.
 
-Nothing in it can be written (as ``/opt`` and ``/var/task``), so no bytecode cache is kept: each
-cold start compiles the layer's modules again, as on Lambda, where the layers hold none.
+Nothing in it can be written (as ``/opt`` and ``/var/task``) and it holds no bytecode but that, so
+a module the build did not compile is compiled again at every cold start, as on Lambda. A process
+started as root writes through those permissions: an interpreter sampling cold starts must also
+be told not to write bytecode (``-B``), or the first sample would cache it for the rest.
 The build tests (tests/build) and the cold-start benchmark (bench/) use it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import py_compile
 import re
 import shutil
 import stat
@@ -29,6 +35,7 @@ from importlib import metadata
 from pathlib import Path
 
 from stack.template import ROOT, functions, layer_ids
+from tools.bytecode import lambda_pyc
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 # What the Lambda python3.13 runtime provides besides the standard library (its bundled AWS SDK).
@@ -36,6 +43,9 @@ RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3
 LAMBDA_BINARY = re.compile(r"^(?P<stem>[^.]+)\.(?:cpython-313-(?:aarch64|x86_64)-linux-gnu|abi3)\.so$")
 ELF_MACHINE_AARCH64 = 183
 ELF_MACHINE_X86_64 = 62
+
+
+_NO_BYTECODE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 def site_packages() -> Path:
@@ -72,6 +82,19 @@ def _host_binary(lambda_binary: Path, layer: Path) -> Path:
     if not found:
         raise FileNotFoundError(f"no host build of {relative} in {folder}")
     return found[0]
+
+
+def _host_bytecode(built: Path, copy: Path) -> None:
+    """This host's bytecode in ``copy`` for each source of ``built`` that has Lambda's."""
+    for source in built.rglob("*.py"):
+        if lambda_pyc(source).is_file():
+            target = copy / source.relative_to(built)
+            py_compile.compile(
+                str(target),
+                cfile=importlib.util.cache_from_source(str(target)),
+                doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )
 
 
 def _read_only(root: Path) -> None:
@@ -113,14 +136,17 @@ class LambdaPath:
         built = [entry for entry in build_dir.iterdir() if entry.is_dir()]
         layer_dirs = [entry for entry in built if (entry / "python").is_dir() and entry.name in layers]
         for layer in layer_dirs:
-            shutil.copytree(layer / "python", path.layers, dirs_exist_ok=True)
+            shutil.copytree(layer / "python", path.layers, dirs_exist_ok=True, ignore=_NO_BYTECODE)
             for binary in lambda_binaries(layer / "python"):
                 target = path.layers / binary.relative_to(layer / "python")
                 target.unlink()
                 shutil.copy2(_host_binary(binary, layer / "python"), target.parent)
         for function in built:
             if function not in layer_dirs and (function / "app.py").exists():
-                shutil.copytree(function, path.task(function.name))
+                shutil.copytree(function, path.task(function.name), ignore=_NO_BYTECODE)
+                _host_bytecode(function, path.task(function.name))
+        for layer in layer_dirs:
+            _host_bytecode(layer / "python", path.layers)
         path.runtime.mkdir()
         site = site_packages()
         for distribution in RUNTIME_DISTRIBUTIONS:

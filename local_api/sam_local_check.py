@@ -50,6 +50,7 @@ from local_api.http_client import Client
 from local_api.samlocal import CONFIG_ENVS, env_vars, host_architecture, local_parameters
 from local_api.walk_through import Step, get_books_timings, percentiles, walk_through
 from stack.template import ROOT
+from tools.bytecode import compile_build
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 CONTAINER_LABEL = "sam.cli.container.type=lambda"
@@ -232,6 +233,7 @@ def sam_build(env: Mapping[str, str]) -> None:
     )
     if done.returncode != 0:
         raise CheckFailed(f"sam build failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    compile_build(BUILD_DIR)  # as `make build` does: the containers' python3.13 loads this bytecode
 
 
 def print_steps(steps: list[Step]) -> None:

@@ -17,6 +17,7 @@ typing stubs). Against a fresh ``sam build``:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -39,6 +40,7 @@ from local_api.lambda_path import (
 from local_api.samlocal import created_resources
 from stack.template import ROOT, Stack, functions, physical_name, resources
 from tests.utils import assert_runs
+from tools.bytecode import LAMBDA_CACHE_TAG, code_folders, compile_build, is_lambda_bytecode, lambda_pyc
 from tools.sam_transform import created
 
 EVENTS = ROOT / "events"
@@ -136,6 +138,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         capture_output=True,
     )
+    compile_build(build_dir)  # as `make build` does
     return build_dir
 
 
@@ -170,11 +173,33 @@ def test_the_layer_has_none_of_what_was_removed(built: Path, layer: str) -> None
     assert not (folder / "aws_lambda_powertools/utilities/parameters").exists()
     assert not (folder / "aws_lambda_powertools/event_handler/openapi/swagger_ui").exists()
     assert not (folder / "pydantic/v1").exists()
-    assert not [
-        path
-        for path in folder.rglob("*")
-        if path.suffix in (".c", ".h", ".pyi") or path.name == "__pycache__"
-    ]
+    assert not [path for path in folder.rglob("*") if path.suffix in (".c", ".h", ".pyi")]
+    # No bytecode of the build host's Python (pip's): only Lambda's, which the next test checks.
+    assert {path.name.split(".")[-2] for path in folder.rglob("*.pyc")} == {LAMBDA_CACHE_TAG}
+
+
+def test_every_module_built_has_lambdas_bytecode(built: Path) -> None:
+    folders = code_folders(built)
+    assert {folder.parent.name for folder in folders if folder.name == "python"} == {
+        "DependenciesLayer",
+        "DependenciesLayerX86",
+        "SharedLayer",
+    }
+    assert {folder.name for folder in folders if folder.name != "python"} == set(functions())
+    sources = [source for folder in folders for source in folder.rglob("*.py")]
+    assert len(sources) > 500
+    assert [source for source in sources if not is_lambda_bytecode(lambda_pyc(source))] == []
+
+
+def test_lambdas_path_holds_this_hosts_bytecode_where_the_build_holds_lambdas(
+    built: Path, lambda_path: LambdaPath
+) -> None:
+    layer = built / "DependenciesLayer" / "python"
+    for relative in ("pydantic/main.py", "aws_lambda_powertools/event_handler/api_gateway.py"):
+        copy = lambda_path.layers / relative
+        assert is_lambda_bytecode(lambda_pyc(layer / relative))
+        assert Path(importlib.util.cache_from_source(str(copy))).is_file(), relative
+        assert not lambda_pyc(copy).exists()  # this host cannot load it; Lambda's stays in the build
 
 
 def _environment(function: str) -> dict[str, str]:
@@ -204,23 +229,30 @@ def _environment(function: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("function", sorted(CASES))
-def test_each_function_runs_on_lambdas_path_alone(lambda_path: LambdaPath, function: str) -> None:
-    assert set(CASES) == set(functions())
-    cases = CASES[function]
+def _run_child(
+    lambda_path: LambdaPath, function: str, child: str, events: list[Any], *, env: dict[str, str]
+) -> Any:
+    """``child`` run with -I -S on the function's Lambda path; what it printed last, as JSON."""
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", _CHILD],
-        input=json.dumps(
-            [lambda_path.sys_path(function), "app.lambda_handler", [event for event, _ in cases]]
-        ),
-        env=_environment(function),
+        [sys.executable, "-I", "-S", "-c", child],
+        input=json.dumps([lambda_path.sys_path(function), "app.lambda_handler", events]),
+        env=env,
         cwd=lambda_path.task(function),
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.splitlines()[-1])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("function", sorted(CASES))
+def test_each_function_runs_on_lambdas_path_alone(lambda_path: LambdaPath, function: str) -> None:
+    assert set(CASES) == set(functions())
+    cases = CASES[function]
+    report = _run_child(
+        lambda_path, function, _CHILD, [event for event, _ in cases], env=_environment(function)
+    )
     for (_, expected), result in zip(cases, report["results"], strict=True):
         assert result.get("status", result.get("error")) == expected, (function, result)
     allowed = [*lambda_path.sys_path(function), *standard_library()]
@@ -233,3 +265,32 @@ def test_each_function_runs_on_lambdas_path_alone(lambda_path: LambdaPath, funct
     assert outside == {}, function
     loaded = {name.split(".")[0] for name in report["files"]}
     assert loaded & MUST_NOT_LOAD.get(function, set()) == set(), function
+
+
+_TRACING_CHILD = r"""
+import importlib.util, json, sys
+paths, handler, _ = json.loads(sys.stdin.read())
+sys.path[:0] = paths
+module_name, _, function_name = handler.rpartition(".")
+getattr(__import__(module_name), function_name)
+from aws_xray_sdk.core import patcher
+importable = sorted(name for name in patcher.NO_DOUBLE_PATCH if importlib.util.find_spec(name) is not None)
+print(json.dumps({"patched": sorted(patcher._PATCHED_MODULES), "importable": importable,
+                  "sqlite3": "sqlite3" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("function", ["BooksFunction", "LoginFunction", "SignupFunction", "UsersFunction"])
+def test_with_tracing_on_as_on_lambda_the_functions_patch_botocore_alone(
+    lambda_path: LambdaPath, function: str
+) -> None:
+    """Powertools' default patches whatever of the X-Ray SDK's list it can import: on Lambda's
+    path botocore and sqlite3. The functions patch botocore alone (books_api.observability), so
+    their traces are the default's as long as sqlite3 is the only other one, and no function
+    loads it. A library that becomes importable (requests in a layer, say) fails this test."""
+    env = {
+        name: value for name, value in _environment(function).items() if name != "POWERTOOLS_TRACE_DISABLED"
+    }
+    env["LAMBDA_TASK_ROOT"] = str(lambda_path.task(function))
+    report = _run_child(lambda_path, function, _TRACING_CHILD, [], env=env)
+    assert report == {"patched": ["botocore"], "importable": ["botocore", "sqlite3"], "sqlite3": False}
