@@ -24,13 +24,14 @@ $(VENV)/.installed: requirements-dev.txt constraints.txt layers/deps/requirement
 	touch $@
 
 # Pyodide (CPython 3.13 in WebAssembly, run by Node.js) compiles the build to Lambda's bytecode
-# (tools/bytecode.py), so that neither sam build nor this host needs python3.13.
+# (tools/bytecode.py), so that neither sam build nor this host needs python3.13. Only what builds
+# needs it (and Node.js): build, test (tests/build), bench, sam-local-check; never run.
 PYODIDE := tools/pyodide/node_modules/.installed
 $(PYODIDE): tools/pyodide/package.json tools/pyodide/package-lock.json
 	npm ci --prefix tools/pyodide --silent --no-audit --no-fund
 	touch $@
 
-venv: $(VENV)/.installed $(PYODIDE)
+venv: $(VENV)/.installed
 
 lint: venv
 	$(BIN)/ruff check .
@@ -50,7 +51,7 @@ integration: venv
 	$(BIN)/pytest tests/integration
 
 # Branch coverage of the shared layer and the handlers is printed, with a floor (.coveragerc).
-test: lint typecheck validate scan fuzz
+test: lint typecheck validate scan fuzz $(PYODIDE)
 	$(BIN)/pytest --cov --cov-config=.coveragerc --cov-report=term:skip-covered
 
 # Static scans, offline: cfn-lint on the template; checkov on the template after the SAM transform
@@ -94,14 +95,14 @@ $(SCAN_VENV)/.installed $(FUZZ_VENV)/.installed $(ACTIONLINT_VENV)/.installed:
 fuzz: venv $(FUZZ_VENV)/.installed
 	$(PY) -m tools.fuzz --schemathesis $(FUZZ_VENV)/bin/schemathesis
 
-build: venv
+build: venv $(PYODIDE)
 	$(BIN)/sam build
 	$(PY) -m tools.bytecode .aws-sam/build
 
 # Where a request's time and money go (docs/PERFORMANCE.md): a few minutes; prints each figure
 # against its target and writes bench/results.json. BENCH_ARGS=--check exits 1 on a missed target.
 .PHONY: bench
-bench: venv
+bench: venv $(PYODIDE)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 # The whole API on 127.0.0.1 (docs/LOCAL.md): PORT, ADMIN_USERNAME and ADMIN_PASSWORD are read from
@@ -112,7 +113,7 @@ run: venv
 # The README's walk-through through `sam local start-api` in Lambda's containers, against moto, with
 # no AWS account (local_api/sam_local_check.py). Opt-in: it needs a Docker daemon and SAM CLI's
 # python3.13 base image for this host (docs/LOCAL.md). SAM_LOCAL_ARGS passes --requests/--books.
-sam-local-check: venv
+sam-local-check: venv $(PYODIDE)
 	$(PY) -m local_api.sam_local_check $(SAM_LOCAL_ARGS)
 
 lock:

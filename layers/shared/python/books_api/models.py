@@ -28,8 +28,11 @@ MAX_REFRESH_TOKEN_LENGTH = 256
 MAX_MFA_TOKEN_LENGTH = 256
 
 
+# Every model defers building its validator to its first use (pydantic's defer_build): a function
+# builds only the models of the routes it serves, and only when a request needs them, not the
+# whole module's at every cold start.
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 def _secret() -> Any:
@@ -203,7 +206,9 @@ def _omitted_when_none(schema: dict[str, Any], model: type[BaseModel]) -> None:
 
 class _Response(BaseModel):
     # Made from a domain object by attribute, or from a dict, which may hold no field but these.
-    model_config = ConfigDict(from_attributes=True, extra="forbid", json_schema_extra=_omitted_when_none)
+    model_config = ConfigDict(
+        from_attributes=True, extra="forbid", json_schema_extra=_omitted_when_none, defer_build=True
+    )
 
 
 _TIMESTAMP: dict[str, JsonValue] = {"format": "date-time"}
