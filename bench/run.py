@@ -9,11 +9,14 @@ method is described in docs/PERFORMANCE.md; in short:
 - sizes from a fresh ``sam build``;
 - cold starts in a fresh interpreter per sample with only Lambda's path (bench/cold_start.py),
   the authorizer interleaved with a baseline that reads its key with boto3 and Powertools'
-  parameters (bench/baseline_authorizer.py);
+  parameters (bench/baseline_authorizer.py), the API functions with a handler written as
+  Powertools' docs show (bench/baseline_api.py) and with only the imports they cannot avoid
+  (bench/floor_api.py);
 - warm figures in this process, against moto's server and the local server's emulator of the
   Parameters and Secrets extension over real HTTP, interleaved, many repetitions, medians;
 - the page's ScannedCount from moto (bench/pagination.py);
-- GET /books through ``make run``'s server (bench/local_latency.py).
+- GET /books through ``make run``'s server (bench/local_latency.py): sequential, then under 16
+  clients at once with each process's CPU time per answer.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ TARGETS: dict[str, tuple[str, Callable[[Any, dict[str, Any]], bool]]] = {
         lambda value, results: value == results["page_scanned_items_100"],
     ),
     "local_p50_ms": ("<= 20", lambda value, _: value <= 20),
+    "local_5xx_under_load": ("0", lambda value, _: value == 0),
     "function_artifact_max_kb": ("<= 50", lambda value, _: value <= 50),
     "layer_unzipped_mb": ("<= 10", lambda value, _: value <= 10),
 }
@@ -719,6 +723,11 @@ def local_server(workdir: Path, *, requests: int) -> dict[str, Any]:
     }
 
 
+def local_load(workdir: Path, *, seconds: float, runs: int) -> dict[str, Any]:
+    log(f"GET /books through the local server under 16 clients: {runs} runs of {seconds:.0f} s")
+    return local_latency.measure_load(workdir / "load", clients=16, seconds=seconds, runs=runs)
+
+
 # --- the table -----------------------------------------------------------------------------------
 
 
@@ -736,6 +745,8 @@ ORDER = (
     "local_p50_ms",
     "local_p99_ms",
     "local_rps",
+    "local_rps_16_clients",
+    "local_5xx_under_load",
     "function_artifact_max_kb",
     "layer_unzipped_mb",
 )
@@ -801,6 +812,7 @@ def main(argv: list[str] | None = None) -> int:
             backend.stop()
         take(pagination(), "pagination")
         take(local_server(workdir, requests=300 // scale), "local_server")
+        take(local_load(workdir, seconds=10 / scale, runs=3 if scale == 1 else 1), "local_load")
     met = verdicts(results)
     output = {
         **{key: results[key] for key in ORDER},

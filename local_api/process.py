@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 from urllib.error import URLError
@@ -41,11 +41,13 @@ class ServerProcess:
         env_vars: Mapping[str, Mapping[str, str]] | None = None,
         parameters: Mapping[str, str] | None = None,
         environment: Mapping[str, str] | None = None,
+        arguments: Sequence[str] = (),
     ) -> None:
         self.workdir = workdir
         self.env_vars = env_vars or {}
         self.parameters = parameters or {}
         self.environment = environment or {}
+        self.arguments = tuple(arguments)  # more of python -m local_api's options
         self.state_file = workdir / "state.json"
         self.log_file = workdir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -77,6 +79,7 @@ class ServerProcess:
             str(self.state_file),
             "--env-vars",
             str(env_file),
+            *self.arguments,
         ]
         if self.parameters:
             command += [

@@ -34,6 +34,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from local_api import REGION, STACK_NAME, moto_patches
 from local_api.extension import ExtensionServer
 from local_api.gateway import Gateway
+from local_api.moto_process import MotoProcess
 from local_api.runtime import FAKE_CREDENTIALS, WorkerRunner, function_spec
 from local_api.state import DEFAULT_PORT, default_state_file, write_state
 from stack.extension import SecretsExtension
@@ -88,6 +89,7 @@ class LocalServer:
         env_vars: Mapping[str, Mapping[str, str]] | None = None,
         state_file: Path | None = None,
         max_concurrency: int = 4,
+        moto_process: bool = False,
     ) -> None:
         self.host = host
         self.max_concurrency = max_concurrency
@@ -97,7 +99,8 @@ class LocalServer:
         self.parameters = dict(parameters or {})
         self.env_vars = {name: dict(values) for name, values in (env_vars or {}).items()}
         self.state_file = state_file
-        self.moto: ThreadedMotoServer | None = None
+        self.moto_process = moto_process
+        self.moto: ThreadedMotoServer | MotoProcess | None = None
         self.extension: ExtensionServer | None = None
         # The functions' session token, which the extension's emulator requires of them.
         self.session_token = secrets.token_urlsafe(24)
@@ -126,9 +129,13 @@ class LocalServer:
     def start_moto(self) -> None:
         """moto's server, with the template's tables and secrets created in it, DynamoDB's
         per-request atomicity, which its threaded server would otherwise lack, and its item reads
-        written as JSON directly, which its serializer makes slow (moto_patches)."""
-        moto_patches.install()
-        self.moto = ThreadedMotoServer(ip_address=self.moto_host, port=self.moto_port, verbose=False)
+        written as JSON directly, which its serializer makes slow (moto_patches): in a process of
+        its own with ``moto_process`` (local_api/moto_process.py), else in this one."""
+        if self.moto_process:
+            self.moto = MotoProcess(self.moto_host, self.moto_port)
+        else:
+            moto_patches.install()
+            self.moto = ThreadedMotoServer(ip_address=self.moto_host, port=self.moto_port, verbose=False)
         self.moto.start()
         clients = {service: self._moto_client(service) for service in ("dynamodb", "secretsmanager", "kms")}
         create_resources(self.stack, clients["dynamodb"], clients["secretsmanager"], clients["kms"])
@@ -273,7 +280,7 @@ class LocalServer:
             self.runner.stop()
         if self.extension is not None:
             self.extension.stop()
-        if self.moto is not None and self.moto._thread is not None:
+        if isinstance(self.moto, MotoProcess) or (self.moto is not None and self.moto._thread is not None):
             self.moto.stop()
         if self.state_file is not None:
             self.state_file.unlink(missing_ok=True)
@@ -301,6 +308,11 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--moto-host", default="127.0.0.1", help="address moto listens on (default 127.0.0.1)"
     )
     parser.add_argument("--moto-port", type=int, default=0, help="moto's port (default: a free one)")
+    parser.add_argument(
+        "--moto-in-process",
+        action="store_true",
+        help="run moto's server in this process, not in one of its own (slower under load)",
+    )
     parser.add_argument(
         "--max-concurrency",
         type=int,
@@ -341,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         env_vars=read_env_vars_file(args.env_vars),
         state_file=args.state_file,
         max_concurrency=max(1, args.max_concurrency),
+        moto_process=not args.moto_in_process,
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -102,7 +102,9 @@ def test_a_second_server_runs_beside_the_first_and_stops_leaving_no_process(
         assert admin_password not in server.log()
 
         processes = [server.pid, *children(server.pid)]
-        assert len(processes) == 1 + len(server.state["functions"])
+        # The server, moto's process (in the repository, not a function's folder), a worker per function.
+        assert len(processes) == 2 + len(server.state["functions"])
+        assert list(children(server.pid).values()).count(ROOT) == 1
         status = server.stop(signum)
 
     assert status == 0, server.log()
@@ -111,6 +113,21 @@ def test_a_second_server_runs_beside_the_first_and_stops_leaving_no_process(
     assert not accepts_connections(server.state["moto_endpoint"])
     assert not server.state_file.exists()
     assert Client(local_server.url).get("/health").status == 200  # the first one is untouched
+
+
+def test_a_killed_server_leaves_no_process(server_workdir: Path) -> None:
+    """Killed, it cannot stop anything: moto's process and the workers end on their own when
+    their pipe from it closes."""
+    server = ServerProcess(server_workdir / "killed", env_vars=LOCAL_ENV_VARS)
+    with server:
+        processes = list(children(server.pid))
+        assert len(processes) == 1 + len(server.state["functions"])
+        server.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while [pid for pid in processes if alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in processes if alive(pid)] == []
+    assert not accepts_connections(server.state["moto_endpoint"])
 
 
 def test_overlapping_invocations_scale_a_function_out_up_to_its_limit(

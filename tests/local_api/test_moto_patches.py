@@ -7,10 +7,12 @@ from __future__ import annotations
 import copy
 import inspect
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import moto.backends
 import pytest
 from moto.dynamodb.responses import DynamoResult
 
@@ -46,6 +48,22 @@ UPSTREAM = {
     "moto.dynamodb.responses:DynamoResult.__init__": (
         "e2394775cd5ef6ad",
         "its result is DynamoDB's wire JSON, written as it is (serialising)",
+    ),
+    "moto.backends:list_of_moto_modules": (
+        "4f741a10b06500e8",
+        "lists moto's package folder, which does not change while the server runs (dispatch)",
+    ),
+    "moto.server:ThreadedMotoServer.start": (
+        "1cbbc8072bb9b6e7",
+        "runs _server_entry in self._thread and waits, with no timeout, for it to bind (starting)",
+    ),
+    "moto.server:ThreadedMotoServer._server_entry": (
+        "ef744bd45e1e465a",
+        "binds in that thread, so a port in use ends the thread before the wait is over (starting)",
+    ),
+    "moto.moto_server.werkzeug_app:DomainDispatcherApplication.get_backend_for_host": (
+        "1f41972c1e4e660f",
+        "asks backends.list_of_moto_modules() on every request, only for membership (dispatch)",
     ),
 }
 
@@ -126,6 +144,52 @@ def test_only_plain_json_values_take_the_shortcut() -> None:
     assert not moto_patches.plain({"Item": {"b": {"B": b"\x00"}}})
     assert not moto_patches.plain({"LastEvaluatedKey": None})
     assert not moto_patches.plain({1: "not a string key"})
+
+
+def _plain_by_definition(value: Any) -> bool:
+    if isinstance(value, str | bool | int | float):
+        return True
+    if isinstance(value, list):
+        return all(_plain_by_definition(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain_by_definition(item) for key, item in value.items())
+    return False
+
+
+class _Text(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"Items": [item for item in ITEMS if "blob" not in item], "Count": 2},
+        {"Items": [{"deep": {"L": [{"M": {"k": {"L": [{"S": "v"}, {"N": "1"}]}}}]}}]},
+        {"Items": [{"deep": {"L": [{"M": {"k": {"L": [{"S": "v"}, {"B": b"\x00"}]}}}]}}]},
+        {"Items": [{"k": {"M": {2: {"S": "an int key, deep"}}}}]},
+        {"Items": ({"S": "a tuple"},)},
+        {"when": object()},
+        {_Text("k"): _Text("a str subclass"), "d": OrderedDict(a=[1.5, True])},
+        {"d": OrderedDict({1: "an int key in a dict subclass"})},
+        [],
+        {},
+        None,
+        "text",
+    ],
+)
+def test_plain_answers_as_its_definition(value: Any) -> None:
+    assert moto_patches.plain(value) is _plain_by_definition(value)
+
+
+def test_moto_modules_are_listed_once(moto_patched: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    listed = list(inspect.unwrap(moto.backends.list_of_moto_modules)())
+    assert "dynamodb" in listed and "secretsmanager" in listed
+    assert list(moto.backends.list_of_moto_modules()) == listed
+    listings = []
+    monkeypatch.setattr(moto.backends.os, "listdir", lambda path: listings.append(path) or [])
+    assert list(moto.backends.list_of_moto_modules()) == listed
+    assert "dynamodb" in moto.backends.list_of_moto_modules()
+    assert listings == []
 
 
 def test_installing_twice_wraps_once(moto_patched: None) -> None:
@@ -252,6 +316,6 @@ def test_moto_patches_still_matches_the_pinned_moto() -> None:
 
 def test_every_method_moto_patches_replaces_is_recorded(moto_patched: None) -> None:
     for owner, name in moto_patches.PATCHED:
-        if inspect.isclass(owner):
+        if inspect.isclass(owner) or inspect.isfunction(getattr(owner, name)):
             original = inspect.unwrap(getattr(owner, name))
             assert f"{original.__module__}:{original.__qualname__}" in UPSTREAM, (owner, name)
