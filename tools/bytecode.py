@@ -58,7 +58,7 @@ def compile_build(build_dir: Path) -> int:
         raise SystemExit("tools/bytecode.py needs Node.js (node) to run Pyodide")
     if not (PYODIDE / "node_modules" / "pyodide").is_dir():
         raise SystemExit(f"Pyodide is not installed: npm ci --prefix {PYODIDE}")
-    folders = code_folders(build_dir)
+    folders = code_folders(build_dir.resolve())  # node runs in tools/pyodide
     done = subprocess.run(  # noqa: S603 - node and our script, on our folders
         [node, str(PYODIDE / "compile.mjs"), *map(str, folders)],
         cwd=PYODIDE,

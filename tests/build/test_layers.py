@@ -191,6 +191,18 @@ def test_every_module_built_has_lambdas_bytecode(built: Path) -> None:
     assert [source for source in sources if not is_lambda_bytecode(lambda_pyc(source))] == []
 
 
+def test_a_build_folder_named_relative_to_the_current_one_compiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``make build`` names it (``.aws-sam/build``), while Node.js runs in tools/pyodide."""
+    source = tmp_path / "build" / "SomeFunction" / "app.py"
+    source.parent.mkdir(parents=True)
+    source.write_text("ANSWER = 42\n")
+    monkeypatch.chdir(tmp_path)
+    assert compile_build(Path("build")) == 1
+    assert is_lambda_bytecode(lambda_pyc(source))
+
+
 def test_lambdas_path_holds_this_hosts_bytecode_where_the_build_holds_lambdas(
     built: Path, lambda_path: LambdaPath
 ) -> None:
