@@ -3,10 +3,12 @@
 Each sample is ``python -I -S`` with only Lambda's path (local_api/lambda_path.py: the built
 function and layers, the runtime's boto3, the standard library) and the function's environment
 from the local server (moto behind ``AWS_ENDPOINT_URL``, the extension's emulator behind
-``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT``). The layers hold no bytecode and none is written
-(``-B``: as root, the folders' permissions would not stop it), so their modules are compiled at
-every cold start, as on Lambda; boto3 and the standard library keep this host's
-bytecode (on Lambda both come with the runtime). Measured inside the child, from its first line
+``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT``). Where the build holds Lambda's bytecode
+(``make build``, tools/bytecode.py) the path holds this host's in its place, so the modules load
+compiled, as on Lambda; where it holds none (``sam build`` alone) they are compiled at every cold
+start, as on Lambda then. None is written (``-B``: as root, the folders' permissions would not
+stop it). boto3 and the standard library keep this host's bytecode (on Lambda both come with
+the runtime). Measured inside the child, from its first line
 (the interpreter's own start is not the function's): the handler module's import, then the first
 invocation.
 """
