@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from books_api import http
+from books_api import http, snapstart
 from books_api.books import BookRepository
 from books_api.config import BooksSettings
 from books_api.formats import utc_now
@@ -23,6 +23,7 @@ books = BookRepository(
     PageTokens.from_secret(settings.page_token_secret_arn, max_age=settings.secret_max_age_seconds),
 )
 app = http.resolver()
+snapstart.register(before=snapstart.warmer("dynamodb", "secretsmanager"), after=snapstart.refresh)
 # Documented, not enforced: any other id is a book that does not exist, a 404 like any unknown one.
 BookId = Annotated[str, Path(json_schema_extra={"format": "uuid", "pattern": BOOK_ID_PATTERN})]
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from books_api import http
+from books_api import http, snapstart
 from books_api.accounts import Accounts
 from books_api.config import AccountSettings
 from books_api.models import (
@@ -28,6 +28,7 @@ from books_api.observability import logger, metrics, tracer
 
 accounts = Accounts.from_settings(AccountSettings.from_env())
 app = http.resolver()
+snapstart.register(before=snapstart.warmer("dynamodb", "secretsmanager", "kms"), after=snapstart.refresh)
 
 
 @app.post("/auth/signup")

@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from books_api import http
+from books_api import http, snapstart
 from books_api.config import DirectorySettings
 from books_api.directory import UserDirectory
 from books_api.limits import PAGE_SIZE_DEFAULT, USER_ID_PATTERN
@@ -18,6 +18,7 @@ from books_api.permissions import ADMIN
 
 directory = UserDirectory.from_settings(DirectorySettings.from_env())
 app = http.resolver()
+snapstart.register(before=snapstart.warmer("dynamodb", "secretsmanager"), after=snapstart.refresh)
 # Documented, not enforced: any other id is a user that does not exist, a 404 like any unknown one.
 UserId = Annotated[str, Path(json_schema_extra={"format": "uuid", "pattern": USER_ID_PATTERN})]
 

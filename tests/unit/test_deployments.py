@@ -167,3 +167,70 @@ def test_every_rollback_alarm_can_go_off_inside_the_shortest_canary() -> None:
     for name in rollback_alarms():
         props = alarms[name]["Properties"]
         assert props["Period"] * props["DatapointsToAlarm"] <= 5 * 60, name
+
+
+# --- SnapStart (the SnapStart parameter; docs/PERFORMANCE.md) -------------------------------
+SNAPSTART_FUNCTIONS = {"SignupFunction", "LoginFunction", "BooksFunction", "UsersFunction"}
+
+
+@functools.cache
+def created_functions(**parameters: str) -> dict[str, dict[str, Any]]:
+    from tools.sam_transform import created
+
+    return {
+        name: res["Properties"]
+        for name, res in created(parameters).items()
+        if res["Type"] == "AWS::Lambda::Function"
+    }
+
+
+@pytest.mark.parametrize("on", ["true", "false"])
+def test_snapstart_applies_to_the_api_functions_versions_only_when_on(on: str) -> None:
+    functions = created_functions(SnapStart=on)
+    assert set(functions) >= SNAPSTART_FUNCTIONS | {"AuthorizerFunction", "SigningKeyRotationFunction"}
+    for name, properties in functions.items():
+        wanted = "PublishedVersions" if on == "true" and name in SNAPSTART_FUNCTIONS else "None"
+        assert properties["SnapStart"] == {"ApplyOn": wanted}, name
+        # SnapStart and provisioned concurrency exclude each other; the template has none.
+        assert "ProvisionedConcurrencyConfig" not in properties, name
+        # No EFS and no ephemeral storage above 512 MB, which SnapStart does not support.
+        assert "FileSystemConfigs" not in properties, name
+        assert properties.get("EphemeralStorage", {"Size": 512})["Size"] <= 512, name
+    for alias in resources("AWS::Lambda::Alias", SnapStart=on).values():
+        assert "ProvisionedConcurrencyConfig" not in alias["Properties"]
+
+
+def test_snapstart_functions_read_secrets_without_the_extension() -> None:
+    """The extension needs AWS_SESSION_TOKEN, which SnapStart's restored functions do not get."""
+    on, off = created_functions(SnapStart="true"), created_functions(SnapStart="false")
+    for name in SNAPSTART_FUNCTIONS:
+        assert on[name]["Environment"]["Variables"]["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] == ""
+        assert not any("Parameters-and-Secrets" in str(layer) for layer in on[name]["Layers"])
+        assert off[name]["Environment"]["Variables"]["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] == "2773"
+    # The authorizer keeps its extension either way.
+    for functions in (on, off):
+        authorizer = functions["AuthorizerFunction"]
+        assert authorizer["Environment"]["Variables"]["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"] == "2773"
+        assert any("Parameters-and-Secrets" in str(layer) for layer in authorizer["Layers"])
+
+
+def test_switching_snapstart_publishes_a_new_version_of_each_api_function() -> None:
+    """SAM's version logical id does not follow parameter values, so the version's description
+    does: a new description replaces the version (publishes one) and moves the live alias to it."""
+    versions = resources("AWS::Lambda::Version")
+    for function in SNAPSTART_FUNCTIONS:
+        (version,) = [
+            res["Properties"]
+            for res in versions.values()
+            if res["Properties"]["FunctionName"] == {"Ref": function}
+        ]
+        condition, when_on, when_off = version["Description"]["Fn::If"]
+        assert condition == "SnapStartOn" and when_on != when_off
+    conditions = cloudformation()["Conditions"]
+    assert conditions["SnapStartOn"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "true"]}
+
+
+def test_scans_cover_snapstart_on() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    options = re.search(r"^OPTIONS_ON := (.*)$", makefile, re.MULTILINE)
+    assert options and "SnapStart=true" in shlex.split(options.group(1))

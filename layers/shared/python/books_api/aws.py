@@ -75,6 +75,45 @@ def client(service: str) -> Any:
     return made
 
 
+# The botocore session behind boto3's default session when ``warm`` made it: its loader holds the
+# API models ``warm`` loaded, which ``reset`` hands to the session that replaces it.
+_warmed: list[Any] = []
+
+
+def warm(services: tuple[str, ...]) -> None:
+    """Load what a client of each service needs (its API model and endpoint rules, kept by the
+    default session's loader) by making one with placeholder credentials and dropping it: no
+    credential is looked up, no request made and no client kept (books_api.snapstart)."""
+    import botocore.session  # noqa: PLC0415
+
+    if boto3.DEFAULT_SESSION is None:
+        core = botocore.session.get_session()
+        boto3.setup_default_session(botocore_session=core)
+        _warmed[:] = [core]
+    session: Any = boto3.DEFAULT_SESSION
+    for service in services:
+        session.client(
+            service,
+            aws_access_key_id="snapshot",
+            aws_secret_access_key="snapshot",  # noqa: S106 - a placeholder that signs nothing
+            config=_CONFIG,
+        )
+
+
+def reset() -> None:
+    """Forget every client and the default session with its credentials, keeping the API models
+    ``warm`` loaded: the next ``client`` is new, with new connections and credentials looked up
+    afresh (after a SnapStart restore, as the snapshot's belong to the environment it was taken in)."""
+    import botocore.session  # noqa: PLC0415
+
+    client.cache_clear()
+    fresh = botocore.session.get_session()
+    if _warmed:
+        fresh.register_component("data_loader", _warmed[0].get_component("data_loader"))
+        _warmed[:] = [fresh]
+    boto3.setup_default_session(botocore_session=fresh)
+
+
 def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 

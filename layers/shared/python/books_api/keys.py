@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -75,6 +76,15 @@ class KeyUnavailable(ServiceUnavailable):
     """The signing key could not be read (Secrets Manager down or throttled)."""
 
 
+_RINGS: weakref.WeakSet[KeyRing] = weakref.WeakSet()
+
+
+def forget_all() -> None:
+    """Forget the keys of every KeyRing of the process (after a SnapStart restore)."""
+    for ring in list(_RINGS):
+        ring.forget()
+
+
 class KeyRing:
     """AWSCURRENT and AWSPREVIOUS of one secret, each cached for ``max_age`` seconds.
 
@@ -103,6 +113,17 @@ class KeyRing:
         self._wall_clock = wall_clock
         self._secrets = SecretCache(fetch, max_age=max_age, clock=clock)
         self._keys: dict[str, SigningKey] = {}
+        self._last_refresh = float("-inf")
+        _RINGS.add(self)
+
+    def holds_keys(self) -> bool:
+        """Whether any secret value or key of it is cached."""
+        return bool(self._keys) or len(self._secrets) > 0
+
+    def forget(self) -> None:
+        """Drop every cached version and key: the next use reads Secrets Manager again."""
+        self._secrets.clear()
+        self._keys.clear()
         self._last_refresh = float("-inf")
 
     def _key(self, value: str) -> SigningKey:

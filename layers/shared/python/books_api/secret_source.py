@@ -25,6 +25,7 @@ import json
 import math
 import os
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -181,12 +182,22 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Fetch:
     return ExtensionSecrets(port)
 
 
+_CACHES: weakref.WeakSet[SecretCache] = weakref.WeakSet()
+
+
+def forget_all() -> None:
+    """Empty every SecretCache of the process: after a SnapStart restore (books_api.snapstart),
+    so that no value read before the snapshot is served from it."""
+    for cache in list(_CACHES):
+        cache.clear()
+
+
 class SecretCache:
     """Secret versions by (secret id, version stage), each kept for ``max_age`` seconds.
 
     A stage that does not exist is remembered as such for as long as a value would be; a failed
     read is never remembered. ``force`` reads again whatever is cached; ``read_at`` says when the
-    cached entry was read (on ``clock``).
+    cached entry was read (on ``clock``); ``clear`` forgets every entry.
     """
 
     def __init__(
@@ -200,6 +211,13 @@ class SecretCache:
         self.max_age = max_age
         self._clock = clock
         self._entries: dict[tuple[str, str], tuple[float, SecretVersion | None]] = {}
+        _CACHES.add(self)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     def read_at(self, secret_id: str, stage: str) -> float:
         """When the cached entry of ``stage`` was read; -inf if there is none."""
