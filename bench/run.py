@@ -14,7 +14,8 @@ method is described in docs/PERFORMANCE.md; in short:
   (bench/floor_api.py);
 - warm figures in this process, against moto's server and the local server's emulator of the
   Parameters and Secrets extension over real HTTP, interleaved, many repetitions, medians;
-- the page's ScannedCount from moto (bench/pagination.py);
+- the page's ScannedCount from moto, and its read units by DynamoDB's rule with the catalogue's
+  partition-key ceiling, unsharded and sharded (bench/pagination.py);
 - GET /books through ``make run``'s server (bench/local_latency.py): sequential, then under 16
   clients at once with each process's CPU time per answer.
 """
@@ -711,6 +712,17 @@ def pagination() -> dict[str, Any]:
     }
 
 
+def catalogue_capacity() -> dict[str, Any]:
+    log("the catalogue's read units per page and its partition key's ceiling, unsharded and sharded")
+    done = subprocess.run(  # noqa: S603 - our interpreter and our script
+        [sys.executable, str(ROOT / "bench" / "pagination.py"), "--capacity"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(done.stdout.splitlines()[-1]))
+
+
 def local_server(workdir: Path, *, requests: int) -> dict[str, Any]:
     log(f"GET /books through the local server: {requests} sequential, then 4 concurrent clients")
     timings, rps = local_latency.measure(workdir / "local", {}, requests, 20, clients=4)
@@ -742,6 +754,8 @@ ORDER = (
     "unknown_vs_known_login_ratio_after_cost_change",
     "page_scanned_items_100",
     "page_scanned_items_10000",
+    "page_read_units",
+    "catalogue_max_rps_per_partition_key",
     "local_p50_ms",
     "local_p99_ms",
     "local_rps",
@@ -811,6 +825,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             backend.stop()
         take(pagination(), "pagination")
+        take(catalogue_capacity(), "catalogue_capacity")
         take(local_server(workdir, requests=300 // scale), "local_server")
         take(local_load(workdir, seconds=10 / scale, runs=3 if scale == 1 else 1), "local_load")
     met = verdicts(results)

@@ -1,9 +1,10 @@
-"""Opaque, tamper-evident ``next_token`` values: a DynamoDB start key, signed with HMAC-SHA256.
+"""Opaque, tamper-evident ``next_token`` values: where a page ended, signed with HMAC-SHA256.
 
 A token is ``<payload>.<mac>`` (both base64url). Anything that does not verify, or does not
-decode to exactly the key shape of the index it pages (the books' ``ByCreation``, the users'
-``Directory``), is a 400: a client can only hand back what the server gave it. Each list signs
-with its own key derived from the secret, so a token of one list is no token of the other.
+decode to exactly the cursor of the index it pages (the books' ``ByCreation``: a ``created_key``;
+the users' ``Directory``: a username), is a 400: a client can only hand back what the server gave
+it. Each list signs with its own key derived from the secret, so a token of one list is no token
+of the other.
 """
 
 from __future__ import annotations
@@ -63,13 +64,17 @@ class _SecretDerivedKey:
 
 
 class PageTokens:
-    """Tokens of the books list: a page's last key is its ``created_key`` and ``id``."""
+    """Tokens of the books list: where a page ended is its last ``created_key`` (``{"c": ...}``).
+
+    Tokens issued before the catalogue was sharded also name the book's id (``{"c", "i"}``, the
+    id the key ends with); they verify under the same key and stand for the same cursor, so a
+    client paging across that change carries on where it was.
+    """
 
     label = _LABEL
 
-    def __init__(self, key: Callable[[], bytes], catalogue: str = "books") -> None:
+    def __init__(self, key: Callable[[], bytes]) -> None:
         self._key = key
-        self.catalogue = catalogue
 
     @classmethod
     def from_secret(cls, secret_arn: str, *, max_age: int, fetch: Fetch | None = None) -> Self:
@@ -78,22 +83,22 @@ class PageTokens:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key(), payload, hashlib.sha256).digest()
 
-    def _payload(self, start_key: dict[str, Any]) -> dict[str, str]:
-        return {"c": start_key["created_key"], "i": start_key["id"]}
+    def _payload(self, cursor: dict[str, Any]) -> dict[str, str]:
+        return {"c": cursor["created_key"]}
 
-    def _start_key(self, data: dict[str, Any]) -> dict[str, Any]:
-        """The start key a verified payload stands for; ``invalid()`` if it is not of this index."""
-        if set(data) != {"c", "i"}:
+    def _cursor(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The cursor a verified payload stands for; ``invalid()`` if it is not of this index."""
+        if set(data) not in ({"c"}, {"c", "i"}):
             raise invalid()
-        created_key, book_id = data["c"], data["i"]
+        created_key = data["c"]
         match = _CREATED_KEY.fullmatch(created_key) if isinstance(created_key, str) else None
-        if match is None or match.group(1) != book_id:
+        if match is None or data.get("i", match.group(1)) != match.group(1):
             raise invalid()
-        return {"id": book_id, "catalogue": self.catalogue, "created_key": created_key}
+        return {"created_key": created_key}
 
-    def encode(self, start_key: dict[str, Any]) -> str:
-        """The token of a page's last key (the index's attributes, plain values)."""
-        payload = json.dumps(self._payload(start_key), separators=(",", ":")).encode()
+    def encode(self, cursor: dict[str, Any]) -> str:
+        """The token of where a page ended (plain values)."""
+        payload = json.dumps(self._payload(cursor), separators=(",", ":")).encode()
         return f"{b64url(payload)}.{b64url(self._mac(payload))}"
 
     def decode(self, token: str) -> dict[str, Any]:
@@ -112,7 +117,7 @@ class PageTokens:
             raise invalid() from None
         if not isinstance(data, dict):
             raise invalid()
-        return self._start_key(data)
+        return self._cursor(data)
 
 
 class UserPageTokens(PageTokens):
@@ -120,10 +125,10 @@ class UserPageTokens(PageTokens):
 
     label = _USERS_LABEL
 
-    def _payload(self, start_key: dict[str, Any]) -> dict[str, str]:
-        return {"u": start_key["username"]}
+    def _payload(self, cursor: dict[str, Any]) -> dict[str, str]:
+        return {"u": cursor["username"]}
 
-    def _start_key(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _cursor(self, data: dict[str, Any]) -> dict[str, Any]:
         username = data.get("u") if set(data) == {"u"} else None
         if not isinstance(username, str) or not _USERNAME.fullmatch(username) or username != username.lower():
             raise invalid()
