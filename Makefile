@@ -64,9 +64,9 @@ ACTIONLINT_VENV := .venv-actionlint
 BANDIT_PATHS := layers/shared/python functions tools admin_cli local_api stack
 
 # checkov runs twice: with the defaults, and with every option on (the WAF, strict revocation,
-# deletion protection, the alarm e-mail, SnapStart), since it scans only the resources whose conditions
-# the defaults meet.
-OPTIONS_ON := WafEnabled=true StrictRevocation=true DeletionProtection=true AlarmEmail=ops@example.com SnapStart=true
+# deletion protection, the alarm e-mail, SnapStart, the catalogue cache), since it scans only the
+# resources whose conditions the defaults meet.
+OPTIONS_ON := WafEnabled=true StrictRevocation=true DeletionProtection=true AlarmEmail=ops@example.com SnapStart=true CatalogueCacheSeconds=30
 
 scan: venv $(SCAN_VENV)/.installed $(ACTIONLINT_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml pipeline/deploy-roles.yaml

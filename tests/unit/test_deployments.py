@@ -230,7 +230,87 @@ def test_switching_snapstart_publishes_a_new_version_of_each_api_function() -> N
     assert conditions["SnapStartOn"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "true"]}
 
 
-def test_scans_cover_snapstart_on() -> None:
+def test_scans_cover_snapstart_and_the_catalogue_cache_on() -> None:
     makefile = (ROOT / "Makefile").read_text()
     options = re.search(r"^OPTIONS_ON := (.*)$", makefile, re.MULTILINE)
-    assert options and "SnapStart=true" in shlex.split(options.group(1))
+    assert options
+    assert {"SnapStart=true", "CatalogueCacheSeconds=30"} <= set(shlex.split(options.group(1)))
+
+
+# --- the catalogue's cache (the CatalogueCacheSeconds parameter; docs/PERFORMANCE.md) ---------
+
+
+def _as_created(value: Any, parameters: dict[str, str]) -> Any:
+    """``value`` with the template's conditions and parameters as CloudFormation resolves them for
+    ``parameters`` (and the defaults): Fn::If, Fn::Not, Fn::Equals, Ref, AWS::NoValue."""
+    declared = cloudformation()["Parameters"]
+    values = {name: str(parameters.get(name, spec.get("Default", ""))) for name, spec in declared.items()}
+
+    def condition(name: str) -> bool:
+        return bool(resolve(cloudformation()["Conditions"][name]))
+
+    intrinsics: dict[str, Any] = {
+        "Ref": lambda name: _NO_VALUE if name == "AWS::NoValue" else values.get(name, {"Ref": name}),
+        "Fn::If": lambda args: resolve(args[1] if condition(args[0]) else args[2]),
+        "Fn::Not": lambda args: not resolve(args[0]),
+        "Fn::Equals": lambda args: str(resolve(args[0])) == str(resolve(args[1])),
+        "Condition": condition,
+    }
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [item for item in map(resolve, node) if item is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1 and next(iter(node)) in intrinsics:
+            ((name, argument),) = node.items()
+            return intrinsics[name](argument)
+        resolved = {key: resolve(item) for key, item in node.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+    return resolve(value)
+
+
+_NO_VALUE = object()
+
+
+def _stage(**parameters: str) -> dict[str, Any]:
+    stage = resources("AWS::ApiGateway::Stage")["ApiStage"]["Properties"]
+    return dict(_as_created(stage, parameters))
+
+
+def test_by_default_the_api_has_no_cache() -> None:
+    stage = _stage()
+    assert stage["CacheClusterEnabled"] is False
+    assert "CacheClusterSize" not in stage
+    assert [setting["ResourcePath"] for setting in stage["MethodSettings"]] == ["/*"]
+    assert not any(setting.get("CachingEnabled") for setting in stage["MethodSettings"])
+
+
+def test_the_catalogue_cache_holds_get_books_alone_encrypted_for_its_seconds() -> None:
+    stage = _stage(CatalogueCacheSeconds="30")
+    assert stage["CacheClusterEnabled"] is True and stage["CacheClusterSize"] == "0.5"
+    every, books = stage["MethodSettings"]
+    assert every["ResourcePath"] == "/*" and not every.get("CachingEnabled")
+    assert (books["ResourcePath"], books["HttpMethod"]) == ("/~1books", "GET")
+    assert books["CachingEnabled"] is True and books["CacheDataEncrypted"] is True
+    assert str(books["CacheTtlInSeconds"]) == "30"
+    # A method's own settings replace the stage's: the throttling is repeated, not lost.
+    for name in ("ThrottlingRateLimit", "ThrottlingBurstLimit", "MetricsEnabled"):
+        assert books[name] == every[name], name
+
+
+def test_a_cached_page_is_keyed_by_its_query_and_no_other_route_is_cached() -> None:
+    """The cache key is what makes one page differ from another: a page of 5 is no page of 20,
+    and each next_token is its own page. Every other route keeps no cache key (and no cache)."""
+    paths = api_body()["paths"]
+    assert sorted(paths["/books"]["get"]["x-amazon-apigateway-integration"]["cacheKeyParameters"]) == [
+        "method.request.querystring.limit",
+        "method.request.querystring.next_token",
+    ]
+    assert not any(p["required"] for p in paths["/books"]["get"]["parameters"])
+    for path, methods in paths.items():
+        for method, operation in methods.items():
+            if (path, method) != ("/books", "get") and isinstance(operation, dict):
+                integration = operation.get("x-amazon-apigateway-integration", {})
+                assert not integration.get("cacheKeyParameters"), (path, method)
