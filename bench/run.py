@@ -383,16 +383,21 @@ API_FUNCTIONS = ("BooksFunction", "LoginFunction", "SignupFunction")
 
 
 def _parts(samples: list[dict[str, Any]]) -> dict[str, float]:
-    return {
-        part: round(median([s[part] for s in samples]), 1) for part in ("import_ms", "invoke_ms", "total_ms")
-    }
+    measured = ("import_ms", "invoke_ms", "total_ms", "restore_ms")
+    parts = [part for part in measured if samples[0].get(part) is not None]
+    return {part: round(median([s[part] for s in samples]), 1) for part in parts}
 
 
 def api_cold_starts(backend: Backend, workdir: Path, *, rounds: int) -> dict[str, Any]:
     """Each API function's cold start (import and first request) against bench/baseline_api.py
     serving the same request in the same environment, and against bench/floor_api.py (the imports
     no API function can avoid), interleaved: each round samples every function and its baseline
-    and the floor once, in an order that rotates. Tracing is on, as on Lambda (cold_start.on_lambda)."""
+    and the floor once, in an order that rotates. Tracing is on, as on Lambda (cold_start.on_lambda).
+
+    Each round also samples each function as a restore from SnapStart's snapshot
+    (``cold_start.sample(snapstart=True)``, the environment SnapStart=true gives it: secrets read
+    with boto3): ``api_snapstart_restored_ms`` is the worst function's after-restore hooks and
+    first request, what it adds to Lambda's own restore."""
     path = LambdaPath.create(workdir / "lambda-api", build_dir=BUILD_DIR)
     try:
         baseline = cold_start.add_task(path, "BaselineApi", {"app.py": ROOT / "bench" / "baseline_api.py"})
@@ -419,9 +424,11 @@ def api_cold_starts(backend: Backend, workdir: Path, *, rounds: int) -> dict[str
                 "signup", body={"username": f"cold-{uuid.uuid4().hex[:12]}", "password": PASSWORD}
             )
 
-        tasks = [(name, which) for name in API_FUNCTIONS for which in ("ours", "baseline")] + [
+        tasks = [(name, which) for name in API_FUNCTIONS for which in ("ours", "baseline", "snapstart")] + [
             ("floor", "floor")
         ]
+        # As SnapStart=true configures them: no extension, so secrets are read with boto3.
+        snapstart_env = {name: {**env[name], "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": ""} for name in env}
         samples: dict[tuple[str, str], list[dict[str, Any]]] = {task: [] for task in tasks}
         log(f"API cold starts: {len(API_FUNCTIONS)} functions, their baseline and the floor, {rounds} rounds")
         for round_number in range(rounds):
@@ -429,6 +436,11 @@ def api_cold_starts(backend: Backend, workdir: Path, *, rounds: int) -> dict[str
             for name, which in tasks[shift:] + tasks[:shift]:
                 if which == "floor":
                     result = cold_start.sample(path, floor, env["BooksFunction"], None)
+                elif which == "snapstart":
+                    result = cold_start.sample(
+                        path, name, snapstart_env[name], event_of(name), snapstart=True
+                    )
+                    assert result["outcome"] in (200, 201), (name, which, result)
                 else:
                     task = name if which == "ours" else baseline
                     result = cold_start.sample(path, task, env[name], event_of(name))
@@ -439,9 +451,11 @@ def api_cold_starts(backend: Backend, workdir: Path, *, rounds: int) -> dict[str
     total = {task: median([s["total_ms"] for s in runs]) for task, runs in samples.items()}
     init_ratios = {name: total[(name, "ours")] / total[(name, "baseline")] for name in API_FUNCTIONS}
     floor_ratios = {name: total[(name, "ours")] / total[("floor", "floor")] for name in API_FUNCTIONS}
+    restored = {name: total[(name, "snapstart")] for name in API_FUNCTIONS}
     return {
         "api_cold_init_ratio": round(max(init_ratios.values()), 3),
         "api_cold_floor_ratio": round(max(floor_ratios.values()), 3),
+        "api_snapstart_restored_ms": round(max(restored.values()), 1),
         "details": {
             "init_ratio": {name: round(value, 3) for name, value in init_ratios.items()},
             "floor_ratio": {name: round(value, 3) for name, value in floor_ratios.items()},
@@ -747,6 +761,7 @@ ORDER = (
     "authorizer_cold_init_ratio",
     "api_cold_init_ratio",
     "api_cold_floor_ratio",
+    "api_snapstart_restored_ms",
     "authorizer_warm_ratio",
     "secrets_calls_per_1000_warm",
     "login_vs_bcrypt_ratio",
