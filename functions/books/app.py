@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from books_api import http, snapstart
 from books_api.books import BookRepository
 from books_api.config import BooksSettings
-from books_api.formats import utc_now
+from books_api.formats import utc_now, utc_now_precise
 from books_api.limits import BOOK_ID_PATTERN, PAGE_SIZE_DEFAULT
 from books_api.models import Book, BookInput, BookPage, Health
 from books_api.observability import logger, metrics, tracer
@@ -42,7 +42,7 @@ def list_books(limit: http.PageSize = PAGE_SIZE_DEFAULT, next_token: http.NextTo
 @app.post("/books")
 def create_book(book: Annotated[BookInput, Body()]) -> Response[Book]:
     caller = http.require_role(app, ADMIN)
-    created = Book.model_validate(books.create(book.fields(), now=utc_now()))
+    created = Book.model_validate(books.create(book.fields(), now=utc_now_precise()))
     logger.info("Book created", extra={"book_id": created.id, "user_id": caller.subject})
     return http.json_response(201, created)
 

@@ -195,7 +195,9 @@ def _signed(payload: bytes) -> str:
 
 def _check_cursor(cursor: dict[str, Any]) -> None:
     assert set(cursor) == {"created_key"}
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z#[0-9a-f-]{36}", cursor["created_key"])
+    assert re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z#[0-9a-f-]{36}", cursor["created_key"]
+    )
 
 
 @FAST

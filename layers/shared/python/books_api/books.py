@@ -26,6 +26,7 @@ SHARDS = 4
 CATALOGUE = "books"
 CATALOGUES = tuple(CATALOGUE if shard == 0 else f"{CATALOGUE}#{shard}" for shard in range(SHARDS))
 _ID = re.compile(BOOK_ID_PATTERN)
+_FRACTION = re.compile(r"\.\d+Z$")
 _TEXT = re.compile(TEXT_PATTERN)
 _ISBN = re.compile(ISBN_PATTERN)
 
@@ -142,9 +143,11 @@ class Page:
         return {"items": [book.public() for book in self.items], "next_token": self.next_token}
 
 
-def book_item(book: Book) -> dict[str, Any]:
-    """The item that stores ``book`` (plain values): its fields, and the index's keys."""
-    return {**asdict(book), "catalogue": catalogue_of(book.id), "created_key": f"{book.created_at}#{book.id}"}
+def book_item(book: Book, *, created: str | None = None) -> dict[str, Any]:
+    """The item that stores ``book`` (plain values): its fields, and the index's keys, whose
+    ``created_key`` is when it was ``created`` (its ``created_at`` unless given) and its id."""
+    created_key = f"{created or book.created_at}#{book.id}"
+    return {**asdict(book), "catalogue": catalogue_of(book.id), "created_key": created_key}
 
 
 def _created_key(item: dict[str, Any]) -> str:
@@ -191,10 +194,13 @@ class BookRepository(Repository):
         return Book.from_item(item)
 
     def create(self, fields: BookFields, *, now: str) -> Book:
-        book = Book(id=str(uuid.uuid4()), created_at=now, updated_at=now, **asdict(fields))
-        self.call(
-            "put_item", Item=to_attributes(book_item(book)), ConditionExpression="attribute_not_exists(id)"
-        )
+        """A new book created at ``now`` (ISO 8601 in UTC): listed in the catalogue at that time,
+        to the microsecond when ``now`` has them (``formats.utc_now_precise``), so that books
+        created within one second keep their order; ``created_at`` shows the second."""
+        second = _FRACTION.sub("Z", now)
+        book = Book(id=str(uuid.uuid4()), created_at=second, updated_at=second, **asdict(fields))
+        item = book_item(book, created=now)
+        self.call("put_item", Item=to_attributes(item), ConditionExpression="attribute_not_exists(id)")
         return book
 
     def replace(self, book_id: str, fields: BookFields, *, now: str) -> Book:

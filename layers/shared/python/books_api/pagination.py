@@ -28,7 +28,9 @@ MAX_TOKEN_LENGTH = 512
 _LABEL = b"books-api/next-token/v1"
 _USERS_LABEL = b"books-api/users-next-token/v1"
 _USERNAME = re.compile(USERNAME_PATTERN)
-_CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z#([0-9a-f-]{36})")
+# A book's place in the catalogue: when it was created (to the second for books created before
+# the microseconds were kept), then its id.
+_CREATED_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{6})?Z#([0-9a-f-]{36})")
 
 
 def _unb64(text: str) -> bytes:
