@@ -214,20 +214,75 @@ def test_snapstart_functions_read_secrets_without_the_extension() -> None:
         assert any("Parameters-and-Secrets" in str(layer) for layer in authorizer["Layers"])
 
 
-def test_switching_snapstart_publishes_a_new_version_of_each_api_function() -> None:
-    """SAM's version logical id does not follow parameter values, so the version's description
-    does: a new description replaces the version (publishes one) and moves the live alias to it."""
-    versions = resources("AWS::Lambda::Version")
-    for function in SNAPSTART_FUNCTIONS:
-        (version,) = [
-            res["Properties"]
-            for res in versions.values()
-            if res["Properties"]["FunctionName"] == {"Ref": function}
-        ]
-        condition, when_on, when_off = version["Description"]["Fn::If"]
-        assert condition == "SnapStartOn" and when_on != when_off
-    conditions = cloudformation()["Conditions"]
-    assert conditions["SnapStartOn"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "true"]}
+def _reads(node: Any, parameters: set[str], conditions: dict[str, Any]) -> set[str]:
+    """The parameters ``node`` reads: by Ref, in a Fn::Sub, or through the conditions it names."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _reads(item, parameters, conditions)
+    elif isinstance(node, str):
+        found |= {name for name in re.findall(r"\$\{([^}.!]+)\}", node) if name in parameters}
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and value in parameters:
+                found.add(value)
+            elif key in ("Fn::If", "Condition"):
+                name = value[0] if key == "Fn::If" else value
+                found |= _reads(conditions[name], parameters, conditions)
+                found |= _reads(value[1:] if key == "Fn::If" else [], parameters, conditions)
+            elif key == "Fn::Sub":
+                found |= _reads(value, parameters, conditions)
+            else:
+                found |= _reads(value, parameters, conditions)
+    return found
+
+
+def _another_value(spec: dict[str, Any]) -> str:
+    """A valid value of a parameter other than its default."""
+    default = str(spec.get("Default", ""))
+    if "AllowedValues" in spec:
+        return next(str(value) for value in spec["AllowedValues"] if str(value) != default)
+    if spec["Type"] == "Number":
+        return str(int(spec.get("MinValue", 0)) + (1 if str(spec.get("MinValue", 0)) == default else 0))
+    return "https://books.example.com" if default == "*" else default + "x"
+
+
+def test_a_new_value_of_any_parameter_a_function_reads_publishes_a_version_of_it() -> None:
+    """API Gateway calls the live alias: a published version, whose configuration is frozen. SAM
+    publishes one when the code changes, not when a parameter does (its version id is the same:
+    checked here), so each alias-called function's version description carries every parameter
+    its configuration reads: a new value gives a new description, which CloudFormation replaces
+    the version for, publishing the function as now configured."""
+    template = cloudformation()
+    parameters, conditions = set(template["Parameters"]), template.get("Conditions", {})
+    functions = {
+        name: res["Properties"]
+        for name, res in template["Resources"].items()
+        if res["Type"] == "AWS::Lambda::Function"
+    }
+    versions = {
+        res["Properties"]["FunctionName"]["Ref"]: (name, res["Properties"])
+        for name, res in template["Resources"].items()
+        if res["Type"] == "AWS::Lambda::Version"
+    }
+    checked = 0
+    for function in API_FUNCTIONS:
+        read = _reads(functions[function], parameters, conditions)
+        assert {"LogLevel", "KeyCacheSeconds", "SecretsExtension"} <= read, (function, read)
+        version_id, version = versions[function]
+        for parameter in sorted(read):
+            value = _another_value(template["Parameters"][parameter])
+            changed = {parameter: value}
+            assert _as_created(version["Description"], {}) != _as_created(version["Description"], changed), (
+                function,
+                parameter,
+            )
+            # The reason the description must: SAM's version id does not follow the value.
+            assert version_id in resources("AWS::Lambda::Version", **changed), (function, parameter)
+            checked += 1
+    assert checked >= 30
+    longest = {"CorsAllowOrigin": "https://" + "a" * 192}  # its MaxLength
+    assert len(_as_created(versions["LoginFunction"][1]["Description"], longest)) <= 256
 
 
 def test_scans_cover_snapstart_and_the_catalogue_cache_on() -> None:
@@ -255,6 +310,7 @@ def _as_created(value: Any, parameters: dict[str, str]) -> Any:
         "Fn::Not": lambda args: not resolve(args[0]),
         "Fn::Equals": lambda args: str(resolve(args[0])) == str(resolve(args[1])),
         "Condition": condition,
+        "Fn::Sub": lambda text: re.sub(r"\$\{([^}.!]+)\}", lambda name: values.get(name[1], name[0]), text),
     }
 
     def resolve(node: Any) -> Any:
