@@ -160,3 +160,23 @@ def test_the_warm_up_looks_up_no_credentials(monkeypatch: pytest.MonkeyPatch) ->
     )
     aws.warm(("dynamodb", "secretsmanager", "kms"))
     assert looked_up == []
+
+
+def test_a_restored_function_makes_its_clients_from_the_models_loaded_before_the_snapshot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The before-snapshot hook loads the models; the after-restore hook drops the clients and
+    the session, not the models: a client made after the restore reads no model file."""
+    import boto3
+    import botocore.loaders
+
+    snapstart.warmer("dynamodb")()
+    snapstart.refresh()
+    read: list[str] = []
+    real = botocore.loaders.JSONFileLoader.load_file
+    monkeypatch.setattr(
+        botocore.loaders.JSONFileLoader, "load_file", lambda self, path: read.append(path) or real(self, path)
+    )
+    boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    # (botocore's retry settings, a small file, are read by each new session.)
+    assert [path for path in read if not path.endswith("_retry")] == []

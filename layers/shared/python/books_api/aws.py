@@ -75,24 +75,19 @@ def client(service: str) -> Any:
     return made
 
 
-# The botocore session behind boto3's default session when ``warm`` made it: its loader holds the
-# API models ``warm`` loaded, which ``reset`` hands to the session that replaces it.
-_warmed: list[Any] = []
+# boto3's default session and the botocore session behind it, once ``reset`` made them: its
+# loader holds the API models ``warm`` loaded, which ``reset`` hands to the session that replaces it.
+_session: list[tuple[Any, Any]] = []
 
 
 def warm(services: tuple[str, ...]) -> None:
     """Load what a client of each service needs (its API model and endpoint rules, kept by the
     default session's loader) by making one with placeholder credentials and dropping it: no
     credential is looked up, no request made and no client kept (books_api.snapstart)."""
-    import botocore.session  # noqa: PLC0415
-
-    if boto3.DEFAULT_SESSION is None:
-        core = botocore.session.get_session()
-        boto3.setup_default_session(botocore_session=core)
-        _warmed[:] = [core]
-    session: Any = boto3.DEFAULT_SESSION
+    if not _session or _session[0][0] is not boto3.DEFAULT_SESSION:
+        reset()
     for service in services:
-        session.client(
+        _session[0][0].client(
             service,
             aws_access_key_id="snapshot",
             aws_secret_access_key="snapshot",  # noqa: S106 - a placeholder that signs nothing
@@ -108,10 +103,10 @@ def reset() -> None:
 
     client.cache_clear()
     fresh = botocore.session.get_session()
-    if _warmed:
-        fresh.register_component("data_loader", _warmed[0].get_component("data_loader"))
-        _warmed[:] = [fresh]
+    if _session:
+        fresh.register_component("data_loader", _session[0][1].get_component("data_loader"))
     boto3.setup_default_session(botocore_session=fresh)
+    _session[:] = [(boto3.DEFAULT_SESSION, fresh)]
 
 
 def error_code(error: ClientError) -> str:
