@@ -24,7 +24,14 @@ SHARDS = 4
 # Shard 0 keeps the value every book had before the catalogue was sharded, so those books are
 # listed with the rest, unmigrated.
 CATALOGUE = "books"
-CATALOGUES = tuple(CATALOGUE if shard == 0 else f"{CATALOGUE}#{shard}" for shard in range(SHARDS))
+
+
+def shard_values(count: int) -> tuple[str, ...]:
+    """The partition key values of a catalogue in ``count`` shards: the first is ``CATALOGUE``."""
+    return tuple(CATALOGUE if shard == 0 else f"{CATALOGUE}#{shard}" for shard in range(count))
+
+
+CATALOGUES = shard_values(SHARDS)
 _ID = re.compile(BOOK_ID_PATTERN)
 _FRACTION = re.compile(r"\.\d+Z$")
 _TEXT = re.compile(TEXT_PATTERN)
