@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from local_api.process import ServerProcess  # noqa: E402
+from local_api.process import ServerProcess, children  # noqa: E402
 
 WARM_UP = 20
 ENV_VARS = {"Parameters": {"BCRYPT_COST": "4"}}
@@ -294,14 +294,8 @@ def _roles(server_pid: int) -> dict[int, str]:
     """The server's processes by role: ``gateway`` (the server itself), ``moto`` (its child in the
     repository's folder) and each function's workers (a child in the function's CodeUri)."""
     roles = {server_pid: "gateway"}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != server_pid:
-                continue
-            folder = Path(os.readlink(stat.parent / "cwd"))
-        except (OSError, ValueError, IndexError):
-            continue
-        roles[int(stat.parent.name)] = "moto" if folder == ROOT else f"function {folder.name}"
+    for pid, folder in children(server_pid).items():
+        roles[pid] = "moto" if folder == ROOT else f"function {folder.name}"
     return roles
 
 

@@ -31,6 +31,20 @@ class ServerFailed(RuntimeError):
     pass
 
 
+def children(pid: int) -> dict[int, Path]:
+    """The child processes of ``pid`` and their working folders (a worker's is its CodeUri,
+    moto's process the repository's), from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid:
+                found[int(stat.parent.name)] = Path(os.readlink(stat.parent / "cwd"))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 class ServerProcess:
     """One local server on 127.0.0.1 with a free port for the API and for moto."""
 

@@ -15,26 +15,13 @@ import pytest
 import admin_cli
 from local_api import state
 from local_api.http_client import Client, Reply
-from local_api.process import ServerProcess
+from local_api.process import ServerProcess, children
 from stack.template import ROOT
 from tests.threads import at_once
 
 from .conftest import LOCAL_ENV_VARS, User, password, unique
 
 pytestmark = pytest.mark.local_only
-
-
-def children(pid: int) -> dict[int, Path]:
-    """The child processes of ``pid`` and their working folders (a worker's is its CodeUri), from /proc."""
-    found = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if parent == pid:
-                found[int(stat.parent.name)] = Path(os.readlink(stat.parent / "cwd"))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
 
 
 def worker_pid(server_pid: int, code_dir: str) -> int:
