@@ -67,27 +67,12 @@ def token_of(port: int, username: str, password: str) -> str:
     return body["access_token"]
 
 
-def throughput(port: int, token: str, *, clients: int, requests: int) -> float:
-    """Requests per second of ``clients`` threads making ``requests`` GET /books between them."""
-    remaining = list(range(requests))
-    lock = threading.Lock()
-
-    def client() -> None:
-        while True:
-            with lock:
-                if not remaining:
-                    return
-                remaining.pop()
-            status, _ = call(port, "GET", "/books", token=token)
-            assert status == 200
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return requests / (time.perf_counter() - started)
+def throughput(port: int, token: str, *, clients: int, requests: int, books: int) -> float:
+    """Requests per second of ``clients`` threads making ``requests`` GET /books between them,
+    each on a new connection (``load``), every one answered 200 with its page."""
+    result = load(port, [token] * clients, seconds=120, max_requests=requests, keep_alive=False, books=books)
+    assert result["statuses"] == {"200": requests} and result["wrong_bodies"] == 0, result
+    return float(result["answers"] / result["seconds"])
 
 
 def seed(server: ServerProcess, books: int) -> int:
@@ -127,7 +112,7 @@ def measure(
             assert len(body["items"]) == min(books, 20)
             if index >= WARM_UP:
                 timings.append(elapsed)
-        rps = throughput(port, reader, clients=clients, requests=requests) if clients else None
+        rps = throughput(port, reader, clients=clients, requests=requests, books=books) if clients else None
         return timings, rps
 
 
