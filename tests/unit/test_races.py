@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import boto3
 import jwt
 import pytest
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from books_api import mfa, passwords
 from books_api.keys import ROTATION_SKEW_SECONDS
@@ -82,6 +83,23 @@ def _every_barrier_is_reached() -> Any:
     WritesAfter.made.clear()
     yield
     assert all(client._waited for client in WritesAfter.made), "a held client never wrote"
+
+
+@pytest.fixture(autouse=True)
+def _metrics_written_one_invocation_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copies below share this process's metric set, which Lambda's environments never share:
+    one invocation's flush could otherwise empty it between another's check that it holds a
+    metric and its serialising it ("Must contain at least one metric"), or another could add to
+    it while it is serialised. So adding and flushing take turns, as in one environment."""
+    lock = threading.Lock()
+    for name in ("add_metric", "flush_metrics"):
+        method = getattr(AmazonCloudWatchEMFProvider, name)
+
+        def locked(*args: Any, method: Callable[..., None] = method, **kwargs: Any) -> None:
+            with lock:
+                method(*args, **kwargs)
+
+        monkeypatch.setattr(AmazonCloudWatchEMFProvider, name, locked)
 
 
 def copies(lambdas: Functions, name: str, count: int) -> list[Any]:
